@@ -1,0 +1,1 @@
+"""The ``nnlab`` command line: one small module per command."""

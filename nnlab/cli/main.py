@@ -1,0 +1,61 @@
+"""Entry point: the ``nnlab`` click group.
+
+Commands are imported lazily so that ``nnlab --help`` and ``nnlab --version``
+stay fast (no NumPy-heavy or matplotlib import at start-up).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from nnlab import __version__
+
+# command name -> "module:attribute"
+COMMANDS = {
+    "train": "nnlab.cli.train_cmd:train",
+    "validate": "nnlab.cli.train_cmd:validate",
+    "data": "nnlab.cli.data_cmd:data",
+    "plot": "nnlab.cli.plot_cmd:plot",
+    "report": "nnlab.cli.report_cmd:report",
+    "sweep": "nnlab.cli.sweep_cmd:sweep",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _available(name):
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _available(name: str) -> bool:
+    module = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="nnlab")
+def cli() -> None:
+    """nnlab: train deep fully-connected networks and watch how each layer learns."""
+
+
+def main() -> None:
+    from nnlab.errors import UserError
+
+    try:
+        cli(standalone_mode=True)
+    except UserError as err:  # raised outside a command's own handler
+        for line in err.lines:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(err.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+"""Errors a user can fix (bad config, missing data, bad path).
+
+The CLI prints a ``UserError`` as one line per problem and exits with code 2,
+never with a traceback. Library code raises it for anything that is the
+caller's input rather than a bug in nnlab.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem in the user's input: one or more one-line messages."""
+
+    exit_code = 2
+
+    def __init__(self, *lines: str) -> None:
+        self.lines = [line for line in lines if line]
+        super().__init__("\n".join(self.lines))
+
+
+class DivergedError(Exception):
+    """Training produced NaN or inf; carries where it happened."""
+
+    def __init__(self, message: str, epoch: int, layer: str | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.layer = layer
