@@ -1,0 +1,285 @@
+"""Activation functions and their derivatives, side by side.
+
+Each activation maps ``z`` to ``a = f(z)`` elementwise and gives ``f'(z)``,
+written from the cached output ``a`` where that is cheaper (sigmoid
+``a(1-a)``, tanh ``1-a²``). Arrays are batch-first: ``z, a: (m, n_units)``.
+
+An activation with learned parameters (PReLU's slope per unit) declares them
+in ``init_params`` and returns their gradient from ``param_grads``; the
+network names them like any weight (``alpha1`` for layer 1) so optimizers,
+L2-free updates and saving treat them as ordinary parameters.
+
+Adding an activation: one class with ``f`` and ``df`` plus
+``@ACTIVATIONS.register("name")``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.registry import Registry
+
+ACTIVATIONS: Registry[type["Activation"]] = Registry("activation")
+
+
+class Activation:
+    """Base class: ``f(z) -> a`` and ``df(z, a) -> f'(z)``."""
+
+    name = "activation"
+    #: True where f'(z) falls towards 0 for large |z| (saturation instruments)
+    saturating = False
+    #: True where f'(z) is exactly 0 for z < 0 (dead-unit instruments)
+    rectifying = False
+    #: max of |f'(z)| over z, used to define "saturated" as f'(z) < 1% of it
+    max_slope = 1.0
+
+    def f(self, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def df(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # learned parameters (only PReLU has any)
+    def init_params(self, n_units: int, dtype: np.dtype) -> dict[str, np.ndarray]:
+        return {}
+
+    def param_grads(self, z: np.ndarray, dC_da: np.ndarray) -> dict[str, np.ndarray]:
+        return {}
+
+    def hyperparams(self) -> dict[str, float]:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.hyperparams().items())
+        return f"{type(self).__name__}({args})"
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1/(1+e^{-z}), computed as ½(1 + tanh(z/2)): no overflow at any |z|."""
+    a = np.multiply(z, 0.5)
+    np.tanh(a, out=a)
+    a += 1.0
+    a *= 0.5
+    return a
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) = max(z, 0) + log1p(e^{-|z|}): stable for any |z|."""
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+@ACTIVATIONS.register("sigmoid")
+class Sigmoid(Activation):
+    name = "sigmoid"
+    saturating = True
+    max_slope = 0.25
+
+    def f(self, z):
+        return sigmoid(z)
+
+    def df(self, z, a):
+        return a * (1.0 - a)
+
+
+@ACTIVATIONS.register("tanh")
+class Tanh(Activation):
+    name = "tanh"
+    saturating = True
+
+    def f(self, z):
+        return np.tanh(z)
+
+    def df(self, z, a):
+        return 1.0 - a * a
+
+
+@ACTIVATIONS.register("relu")
+class ReLU(Activation):
+    name = "relu"
+    rectifying = True
+
+    def f(self, z):
+        return np.maximum(z, 0)
+
+    def df(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+
+@ACTIVATIONS.register("leaky_relu")
+class LeakyReLU(Activation):
+    """f(z) = z for z > 0, slope·z otherwise."""
+
+    name = "leaky_relu"
+
+    def __init__(self, slope: float = 0.01) -> None:
+        self.slope = slope
+
+    def f(self, z):
+        return np.where(z > 0, z, self.slope * z)
+
+    def df(self, z, a):
+        return np.where(z > 0, 1.0, self.slope).astype(z.dtype)
+
+    def hyperparams(self):
+        return {"slope": self.slope}
+
+
+@ACTIVATIONS.register("prelu")
+class PReLU(Activation):
+    """Leaky ReLU with a learned slope α_i per unit: f(z) = z (z > 0), α_i z otherwise.
+
+    ∂f/∂z = 1 or α_i;  ∂C/∂α_i = Σ_x ∂C/∂a_i · min(z_i, 0).
+    The slope array lives in the network's parameters as ``alpha<l>``.
+    """
+
+    name = "prelu"
+
+    def __init__(self, init: float = 0.25) -> None:
+        self.init = init
+        self.alpha: np.ndarray | None = None  # bound by the layer
+
+    def init_params(self, n_units, dtype):
+        self.alpha = np.full(n_units, self.init, dtype=dtype)
+        return {"alpha": self.alpha}
+
+    def f(self, z):
+        return np.where(z > 0, z, self.alpha * z)
+
+    def df(self, z, a):
+        return np.where(z > 0, np.ones_like(z), self.alpha)
+
+    def param_grads(self, z, dC_da):
+        return {"alpha": (dC_da * np.minimum(z, 0)).sum(axis=0)}
+
+    def hyperparams(self):
+        return {"init": self.init}
+
+
+@ACTIVATIONS.register("elu")
+class ELU(Activation):
+    """f(z) = z (z > 0), alpha (e^z - 1) otherwise;  f'(z) = 1 or f(z) + alpha."""
+
+    name = "elu"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def f(self, z):
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def df(self, z, a):
+        return np.where(z > 0, 1.0, a + self.alpha).astype(z.dtype)
+
+    def hyperparams(self):
+        return {"alpha": self.alpha}
+
+
+@ACTIVATIONS.register("softplus")
+class Softplus(Activation):
+    """f(z) = log(1 + e^z);  f'(z) = σ(z)."""
+
+    name = "softplus"
+
+    def f(self, z):
+        return softplus(z)
+
+    def df(self, z, a):
+        return sigmoid(z)
+
+
+@ACTIVATIONS.register("swish")
+class Swish(Activation):
+    """f(z) = z σ(βz);  f'(z) = σ(βz) + βz σ(βz)(1 - σ(βz)) = βf + σ(βz)(1 - βf)."""
+
+    name = "swish"
+
+    def __init__(self, beta: float = 1.0) -> None:
+        self.beta = beta
+
+    def f(self, z):
+        return z * sigmoid(self.beta * z)
+
+    def df(self, z, a):
+        s = sigmoid(self.beta * z)
+        return self.beta * a + s * (1.0 - self.beta * a)
+
+    def hyperparams(self):
+        return {"beta": self.beta}
+
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _std_normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½(1 + erf(z/√2)); math.erf vectorised (NumPy has no erf ufunc)."""
+    return (0.5 * (1.0 + _erf(z / _SQRT2).astype(z.dtype))).astype(z.dtype)
+
+
+@ACTIVATIONS.register("gelu")
+class GELU(Activation):
+    """Exact GELU: f(z) = z Φ(z);  f'(z) = Φ(z) + z φ(z)."""
+
+    name = "gelu"
+
+    def f(self, z):
+        return z * _std_normal_cdf(z)
+
+    def df(self, z, a):
+        return _std_normal_cdf(z) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+
+
+@ACTIVATIONS.register("gelu_tanh")
+class GELUTanh(Activation):
+    """GELU, tanh approximation: f(z) = ½z(1 + tanh(u)),  u = √(2/π)(z + 0.044715 z³)."""
+
+    name = "gelu_tanh"
+
+    def f(self, z):
+        return 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z**3)))
+
+    def df(self, z, a):
+        t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
+        du = _GELU_C * (1.0 + 3 * 0.044715 * z * z)
+        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du
+
+
+@ACTIVATIONS.register("identity")
+class Identity(Activation):
+    name = "identity"
+
+    def f(self, z):
+        return z
+
+    def df(self, z, a):
+        return np.ones_like(z)
+
+
+@ACTIVATIONS.register("softmax")
+class Softmax(Activation):
+    """Output layer only: a_j = e^{z_j} / Σ_k e^{z_k}, computed from z - max(z).
+
+    Its Jacobian is not diagonal, so ``df`` is not defined; the costs that
+    use a softmax output (log-likelihood, quadratic) compute δ^L themselves.
+    """
+
+    name = "softmax"
+
+    def f(self, z):
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        e /= e.sum(axis=1, keepdims=True)
+        return e
+
+    def df(self, z, a):
+        raise TypeError("softmax has no elementwise derivative; the cost computes δ^L")
+
+
+def make_activation(name: str, **params: float) -> Activation:
+    """Build an activation by registry name (unknown name: UserError listing valid ones)."""
+    return ACTIVATIONS.get(name)(**params)

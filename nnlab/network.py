@@ -1,0 +1,249 @@
+"""A fully-connected network that reads like the textbook: W, b, z, a, δ.
+
+Batch-first arrays (rows are examples). Layer l (1-based, as in Nielsen)
+maps ``a^{l-1}: (m, n_in)`` to
+
+    z^l = a^{l-1} W^l + b^l        W^l: (n_in, n_out), b^l: (n_out,)
+    a^l = f(z^l)                   (then inverted dropout while training)
+
+and backpropagation runs
+
+    δ^L = ∂C/∂z^L                  (from the cost: a - y for the matched pairs)
+    δ^l = (δ^{l+1} W^{l+1 T}) ⊙ f'(z^l)
+    ∂C/∂b^l = Σ_x δ^l_x / m,   ∂C/∂W^l = a^{l-1 T} δ^l / m  (+ L2: (λ/n) W^l)
+
+Parameters are named ``W1, b1, W2, ...`` (``alpha<l>`` for PReLU slopes); the
+dict returned by ``params`` holds the very arrays the layers compute with, so
+an optimizer updating them in place updates the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nnlab.activations import Activation
+from nnlab.costs import Cost
+
+Params = dict[str, np.ndarray]
+
+
+class Dense:
+    """One fully-connected layer with its activation, caches and gradient buffers."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, activation: Activation, dropout: float = 0.0):
+        if W.shape[1] != b.shape[0]:
+            raise ValueError(f"W {W.shape} and b {b.shape} do not match")
+        self.W, self.b = W, b
+        self.activation = activation
+        self.dropout = dropout
+        self.extra: Params = activation.init_params(W.shape[1], W.dtype)
+        self.gW = np.zeros_like(W)
+        self.gb = np.zeros_like(b)
+        self.g_extra: Params = {k: np.zeros_like(v) for k, v in self.extra.items()}
+        # caches of the last forward pass
+        self.a_prev = self.z = self.a = self.out = self.mask = None
+
+    @property
+    def n_in(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.W.shape[1]
+
+    def forward(self, a_prev: np.ndarray, train: bool = False, rng: np.random.Generator | None = None):
+        """z = a_prev W + b;  a = f(z);  out = a ⊙ mask / (1-p) when training with dropout."""
+        z = a_prev @ self.W
+        z += self.b
+        a = self.activation.f(z)
+        self.a_prev, self.z, self.a = a_prev, z, a
+        if train and self.dropout > 0.0:
+            if rng is None:
+                raise ValueError("dropout needs the training Generator")
+            keep = 1.0 - self.dropout
+            self.mask = (rng.random(a.shape) < keep).astype(a.dtype) / a.dtype.type(keep)
+            self.out = a * self.mask
+        else:
+            self.mask = None
+            self.out = a
+        return self.out
+
+    def delta(self, dC_dout: np.ndarray) -> np.ndarray:
+        """δ = ∂C/∂a ⊙ f'(z), with ∂C/∂a = ∂C/∂out ⊙ mask under dropout."""
+        dC_da = dC_dout * self.mask if self.mask is not None else dC_dout
+        if self.g_extra:
+            for k, g in self.activation.param_grads(self.z, dC_da).items():
+                self.g_extra[k][...] = g
+        return dC_da * self.activation.df(self.z, self.a)
+
+    def accumulate(self, delta: np.ndarray) -> None:
+        """∂C/∂W = a_prev^T δ and ∂C/∂b = Σ_x δ into the gradient buffers (δ already carries 1/m)."""
+        np.matmul(self.a_prev.T, delta, out=self.gW)
+        np.add.reduce(delta, axis=0, out=self.gb)
+
+    def __repr__(self) -> str:
+        drop = f", dropout={self.dropout}" if self.dropout else ""
+        return f"Dense({self.n_in} -> {self.n_out}, {self.activation!r}{drop})"
+
+
+class Network:
+    """A stack of ``Dense`` layers ending in the output layer, trained against ``cost``.
+
+    ``l2`` is the weight-decay coefficient λ/n (Nielsen's λ over the
+    training-set size n): the cost gains (λ/2n) Σ_l ||W^l||², biases and
+    PReLU slopes excluded.
+    """
+
+    def __init__(self, layers: Sequence[Dense], cost: Cost, l2: float = 0.0) -> None:
+        self.layers = list(layers)
+        self.cost = cost
+        self.l2 = float(l2)
+        out = self.layers[-1].activation
+        if cost.outputs is not None and out.name not in cost.outputs:
+            raise ValueError(f"cost {cost.name} needs a {'/'.join(cost.outputs)} output, not {out.name}")
+        self._params: Params = {}
+        self._grads: Params = {}
+        for l, layer in enumerate(self.layers, start=1):
+            self._params[f"W{l}"], self._grads[f"W{l}"] = layer.W, layer.gW
+            self._params[f"b{l}"], self._grads[f"b{l}"] = layer.b, layer.gb
+            for k in layer.extra:
+                self._params[f"{k}{l}"], self._grads[f"{k}{l}"] = layer.extra[k], layer.g_extra[k]
+        self._decay_tmp = [np.empty_like(layer.W) for layer in self.layers]
+
+    # -- introspection -------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.layers[0].W.dtype
+
+    @property
+    def params(self) -> Params:
+        """Named parameter arrays (the live arrays, not copies)."""
+        return self._params
+
+    @property
+    def grads(self) -> Params:
+        """Gradients from the last ``backward`` (buffers reused by the next call)."""
+        return self._grads
+
+    def __repr__(self) -> str:
+        inner = "\n".join(f"  ({l}) {layer!r}" for l, layer in enumerate(self.layers, 1))
+        return f"Network(sizes={self.sizes}, cost={self.cost!r}, l2={self.l2:g})\n{inner}"
+
+    # -- forward / backward --------------------------------------------
+    def forward(self, X: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """a^L for a batch X: (m, n_0); caches every layer's z and a."""
+        a = X
+        for layer in self.layers:
+            a = layer.forward(a, train=train, rng=rng)
+        return a
+
+    def backward(self, Y: np.ndarray) -> Params:
+        """Gradients of the mean cost (L2 included) over the last forward batch.
+
+        Y: one-hot targets (m, n_L). Fills and returns ``grads``. The first
+        layer's ∂C/∂a^0 is never formed: nothing needs it.
+        """
+        out = self.layers[-1]
+        delta = self.cost.delta(out.z, out.a, Y, out.activation)
+        delta *= 1.0 / Y.shape[0]
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i < len(self.layers) - 1:
+                delta = layer.delta(dC_dout)
+            layer.accumulate(delta)
+            if i > 0:
+                dC_dout = delta @ layer.W.T
+        if self.l2:
+            for layer, tmp in zip(self.layers, self._decay_tmp):
+                np.multiply(layer.W, self.l2, out=tmp)
+                layer.gW += tmp
+        return self._grads
+
+    def deltas(self) -> list[np.ndarray]:
+        """Nielsen's δ^l as the mean bias gradient of each layer after ``backward``."""
+        return [layer.gb for layer in self.layers]
+
+    # -- cost, prediction ------------------------------------------------
+    def l2_penalty(self) -> float:
+        """(λ/2n) Σ ||W||²."""
+        if not self.l2:
+            return 0.0
+        return 0.5 * self.l2 * sum(float(np.vdot(layer.W, layer.W)) for layer in self.layers)
+
+    def loss(self, X: np.ndarray, Y: np.ndarray) -> float:
+        """Mean cost over the batch plus the L2 penalty (no dropout)."""
+        self.forward(X)
+        out = self.layers[-1]
+        return float(self.cost.fn(out.z, out.a, Y).mean()) + self.l2_penalty()
+
+    def loss_and_grads(
+        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[float, Params]:
+        """The whole cost as configured (L2 included) and every parameter's gradient.
+
+        ``y`` may be labels (m,) or one-hot (m, n_L). With dropout layers,
+        pass ``rng`` to train-mode forward (a fresh mask); without it dropout
+        is off. Returns copies, safe to keep.
+        """
+        Y = self.targets(y)
+        self.forward(X, train=rng is not None, rng=rng)
+        out = self.layers[-1]
+        loss = float(self.cost.fn(out.z, out.a, Y).mean()) + self.l2_penalty()
+        grads = self.backward(Y)
+        return loss, {k: g.copy() for k, g in grads.items()}
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels (m,) to one-hot (m, n_L) in the network's dtype; one-hot passes through."""
+        if y.ndim == 2:
+            return y.astype(self.dtype, copy=False)
+        return one_hot(y, self.sizes[-1], self.dtype)
+
+    def predict_proba(self, X: np.ndarray, batch: int = 10_000) -> np.ndarray:
+        """a^L for every row of X, in chunks (evaluation mode: no dropout)."""
+        return np.concatenate([self.forward(X[i : i + batch]) for i in range(0, len(X), batch)])
+
+    def predict(self, X: np.ndarray, batch: int = 10_000) -> np.ndarray:
+        return self.predict_proba(X, batch).argmax(axis=1)
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch: int = 10_000) -> tuple[float, float]:
+        """(loss, accuracy) over a dataset: loss = mean cost + L2 penalty."""
+        total, correct = 0.0, 0
+        for i in range(0, len(X), batch):
+            Xb, yb = X[i : i + batch], y[i : i + batch]
+            a = self.forward(Xb)
+            out = self.layers[-1]
+            total += float(self.cost.fn(out.z, a, one_hot(yb, self.sizes[-1], self.dtype)).sum())
+            correct += int((a.argmax(axis=1) == yb).sum())
+        return total / len(X) + self.l2_penalty(), correct / len(X)
+
+    # -- persistence ------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Parameters to ``.npz`` (written atomically)."""
+        from nnlab.io import save_npz
+
+        save_npz(path, self._params)
+
+    def load(self, path: str | Path) -> None:
+        """Parameters from a ``.npz`` written by ``save``: names and shapes must match."""
+        from nnlab.io import load_npz
+
+        arrays = load_npz(path)
+        if set(arrays) != set(self._params):
+            raise ValueError(f"{path}: parameters {sorted(arrays)} do not match {sorted(self._params)}")
+        for k, p in self._params.items():
+            if arrays[k].shape != p.shape:
+                raise ValueError(f"{path}: {k} has shape {arrays[k].shape}, network has {p.shape}")
+            p[...] = arrays[k]
+
+
+def one_hot(y: np.ndarray, n: int, dtype=np.float32) -> np.ndarray:
+    Y = np.zeros((len(y), n), dtype=dtype)
+    Y[np.arange(len(y)), y] = 1
+    return Y

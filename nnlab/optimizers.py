@@ -1,0 +1,197 @@
+"""Optimizers as pure update rules with their state held outside the network.
+
+Like optax: ``state = opt.init(params)``, then each step
+``updates = opt.update(grads, state)`` and ``apply_updates(params, updates)``.
+The state is a flat ``dict[str, ndarray]`` (``"v.W1"``, ``"r.b2"``, ``"t"``),
+so it can be saved to ``.npz``, inspected and tested. ``update`` advances the
+state in place and may reuse the gradient arrays as the update arrays (the
+gradients are consumed). Notation of REFERENCE.md: g = mean mini-batch
+gradient, ε = ``learning_rate``.
+
+Adding an optimizer: one subclass with ``init``/``update`` and one
+``@OPTIMIZERS.register("name")``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.registry import Registry
+
+Params = dict[str, np.ndarray]
+State = dict[str, np.ndarray]
+
+OPTIMIZERS: Registry[type["Optimizer"]] = Registry("optimizer")
+
+
+class Optimizer:
+    name = "optimizer"
+    #: per-parameter state slots, each initialised to zeros like the parameter
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: float) -> None:
+        self.learning_rate = learning_rate
+
+    def init(self, params: Params) -> State:
+        state = {f"{slot}.{k}": np.zeros_like(p) for slot in self.slots for k, p in params.items()}
+        state["t"] = np.zeros((), dtype=np.int64)  # steps taken
+        return state
+
+    def update(self, grads: Params, state: State) -> Params:
+        raise NotImplementedError
+
+    def hyperparams(self) -> dict[str, float]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())
+        return f"{type(self).__name__}({args})"
+
+
+def apply_updates(params: Params, updates: Params) -> None:
+    """θ ← θ + Δθ, in place (the network's layers see the new values)."""
+    for k, u in updates.items():
+        params[k] += u
+
+
+@OPTIMIZERS.register("sgd")
+class SGD(Optimizer):
+    """θ ← θ - ε g."""
+
+    name = "sgd"
+
+    def update(self, grads, state):
+        state["t"] += 1
+        for g in grads.values():
+            g *= -self.learning_rate
+        return grads
+
+
+@OPTIMIZERS.register("momentum")
+class Momentum(Optimizer):
+    """v ← αv - εg;  θ ← θ + v.  Nesterov: θ ← θ + αv - εg (with the new v)."""
+
+    name = "momentum"
+    slots = ("v",)
+
+    def __init__(self, learning_rate: float, momentum: float = 0.9, nesterov: bool = False) -> None:
+        super().__init__(learning_rate)
+        self.momentum = momentum
+        self.nesterov = nesterov
+
+    def update(self, grads, state):
+        state["t"] += 1
+        updates = {}
+        for k, g in grads.items():
+            v = state[f"v.{k}"]
+            g *= -self.learning_rate  # g is now -εg
+            v *= self.momentum
+            v += g
+            if self.nesterov:
+                g += self.momentum * v
+                updates[k] = g
+            else:
+                updates[k] = v.copy()
+        return updates
+
+
+@OPTIMIZERS.register("adagrad")
+class AdaGrad(Optimizer):
+    """r ← r + g²;  θ ← θ - ε g / (δ + √r)."""
+
+    name = "adagrad"
+    slots = ("r",)
+
+    def __init__(self, learning_rate: float, delta: float = 1e-7) -> None:
+        super().__init__(learning_rate)
+        self.delta = delta
+
+    def update(self, grads, state):
+        state["t"] += 1
+        for k, g in grads.items():
+            r = state[f"r.{k}"]
+            r += g * g
+            g *= -self.learning_rate
+            g /= self.delta + np.sqrt(r)
+        return grads
+
+
+@OPTIMIZERS.register("rmsprop")
+class RMSProp(Optimizer):
+    """r ← ρr + (1-ρ)g²;  θ ← θ - ε g / √(δ + r)."""
+
+    name = "rmsprop"
+    slots = ("r",)
+
+    def __init__(self, learning_rate: float, rho: float = 0.9, delta: float = 1e-6) -> None:
+        super().__init__(learning_rate)
+        self.rho = rho
+        self.delta = delta
+
+    def update(self, grads, state):
+        state["t"] += 1
+        for k, g in grads.items():
+            r = state[f"r.{k}"]
+            r *= self.rho
+            r += (1.0 - self.rho) * g * g
+            g *= -self.learning_rate
+            g /= np.sqrt(self.delta + r)
+        return grads
+
+
+@OPTIMIZERS.register("adam")
+class Adam(Optimizer):
+    """s ← ρ1 s + (1-ρ1) g;  r ← ρ2 r + (1-ρ2) g²;  ŝ = s/(1-ρ1^t);  r̂ = r/(1-ρ2^t);
+    θ ← θ - ε ŝ / (√r̂ + δ)."""
+
+    name = "adam"
+    slots = ("s", "r")
+
+    def __init__(
+        self, learning_rate: float = 0.001, rho1: float = 0.9, rho2: float = 0.999, delta: float = 1e-8
+    ) -> None:
+        super().__init__(learning_rate)
+        self.rho1 = rho1
+        self.rho2 = rho2
+        self.delta = delta
+
+    def update(self, grads, state):
+        state["t"] += 1
+        t = int(state["t"])
+        c1 = 1.0 - self.rho1**t
+        c2 = 1.0 - self.rho2**t
+        for k, g in grads.items():
+            s, r = state[f"s.{k}"], state[f"r.{k}"]
+            s *= self.rho1
+            s += (1.0 - self.rho1) * g
+            r *= self.rho2
+            r += (1.0 - self.rho2) * g * g
+            # g is reused as the update buffer: -ε ŝ / (√r̂ + δ)
+            np.sqrt(r, out=g)
+            g /= math.sqrt(c2)
+            g += self.delta
+            np.divide(s, g, out=g)
+            g *= -self.learning_rate / c1
+        return grads
+
+
+def make_optimizer(name: str, **hyperparams: float) -> Optimizer:
+    """Build an optimizer by registry name (unknown name: UserError listing valid ones)."""
+    return OPTIMIZERS.get(name)(**hyperparams)
+
+
+def global_norm(grads: Params) -> float:
+    """√(Σ_k ||g_k||²) over every parameter's gradient."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: Params, max_norm: float) -> float:
+    """Scale all gradients by max_norm/‖g‖ when ‖g‖ > max_norm (in place); returns ‖g‖ before."""
+    norm = global_norm(grads)
+    if norm > max_norm:
+        scale = max_norm / norm
+        for g in grads.values():
+            g *= scale
+    return norm
