@@ -104,6 +104,10 @@ class Network:
         out = self.layers[-1].activation
         if cost.outputs is not None and out.name not in cost.outputs:
             raise ValueError(f"cost {cost.name} needs a {'/'.join(cost.outputs)} output, not {out.name}")
+        if self.layers[-1].extra:
+            # backward takes δ^L straight from the cost and never forms ∂C/∂a^L, so the
+            # output activation's own parameters (PReLU slopes) would get no gradient
+            raise ValueError(f"output activation {out.name} has learned parameters: hidden layers only")
         self._params: Params = {}
         self._grads: Params = {}
         for l, layer in enumerate(self.layers, start=1):
