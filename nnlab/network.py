@@ -241,9 +241,10 @@ class Network:
         arrays = load_npz(path)
         if set(arrays) != set(self._params):
             raise ValueError(f"{path}: parameters {sorted(arrays)} do not match {sorted(self._params)}")
-        for k, p in self._params.items():
+        for k, p in self._params.items():  # check all before copying any: no half-loaded network
             if arrays[k].shape != p.shape:
                 raise ValueError(f"{path}: {k} has shape {arrays[k].shape}, network has {p.shape}")
+        for k, p in self._params.items():
             p[...] = arrays[k]
 
 
