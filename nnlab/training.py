@@ -136,7 +136,8 @@ def train(
             idx = perm[i : i + batch_size]
             Xb, Yb = X[idx], Y[idx]
             net.forward(Xb, train=True, rng=rng)
-            if state.step % loss_every == 0:
+            # also at a resumed run's first step: batch_loss starts as NaN and would read as divergence
+            if state.step % loss_every == 0 or state.step == start_step:
                 state.batch_loss = float(net.cost.fn(out.z, out.a, Yb).mean())
             grads = net.backward(Yb)
             if not math.isfinite(state.batch_loss):
