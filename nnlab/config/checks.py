@@ -1,0 +1,96 @@
+"""Checks across sections: the network against the dataset, batches against the training set.
+
+They run once every field is valid (the config's ``after`` validator), and
+``validate_against_data`` repeats the batch checks against the data actually
+loaded. Each returns ``(location, message)`` pairs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nnlab.config.parts import DATASETS
+from nnlab.config.values import Loc, as_int, show
+from nnlab.errors import UserError
+
+if TYPE_CHECKING:
+    from nnlab.config.schema import Config
+
+Problems = list[tuple[Loc, str]]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def raw_train_size(data: Any) -> int | None:
+    """The training-set size from a data section not yet validated (None if it cannot tell)."""
+    data = data if isinstance(data, dict) else {}
+    info = DATASETS.get(data.get("dataset", "mnist"))
+    if info is None:
+        return None
+    if data.get("train_size") is None:
+        return info.train
+    n = as_int(data["train_size"])
+    return min(n, info.train) if n is not None and n >= 1 else None
+
+
+def dataset_problems(cfg: Config) -> Problems:
+    """Input and output layer sizes, split and part sizes against the dataset."""
+    d, sizes = cfg.data, cfg.model.sizes
+    info = DATASETS[d.dataset]
+    errors: Problems = []
+    if sizes[0] != info.n_inputs:
+        message = f"got {sizes[0]}; must be {info.n_inputs} (the pixels of one {d.dataset} image)"
+        errors.append((("model", "sizes", 0), message))
+    if sizes[-1] != info.n_classes:
+        last = ("model", "sizes", len(sizes) - 1)
+        errors.append((last, f"got {sizes[-1]}; must be {info.n_classes} (the classes of {d.dataset})"))
+    if d.split not in info.splits:
+        allowed = " or ".join(f"'{s}'" for s in info.splits)
+        errors.append((("data", "split"), f"got {show(d.split)}; must be {allowed} for dataset {d.dataset}"))
+    for part in ("train", "validation", "test"):
+        n, cap = getattr(d, f"{part}_size"), getattr(info, part)
+        if n is not None and n > cap:
+            message = f"got {n}; must be at most {cap} (the {part} images of {d.dataset})"
+            errors.append((("data", f"{part}_size"), message))
+    return errors
+
+
+def dropout_problems(cfg: Config) -> Problems:
+    rates, hidden = cfg.regularization.dropout, cfg.model.n_hidden
+    if not isinstance(rates, list) or len(rates) == hidden:
+        return []
+    need = f"one rate or a list of {hidden}" if hidden else "one rate"
+    got = f"got {plural(len(rates), 'rate')} for {plural(hidden, 'hidden layer')}"
+    return [(("regularization", "dropout"), f"{got}; must be {need}")]
+
+
+def batch_problems(cfg: Config, n_train: int, source: str | None = None) -> Problems:
+    """Mini-batch and probe set within the ``n_train`` training images (``source``: where n comes from)."""
+    t, probe = cfg.training, cfg.instruments.probe_size
+    size = "the training-set size" + (f" ({source})" if source else "")
+    errors: Problems = []
+    if t.full_batch and t.batch_size != n_train:
+        message = (
+            f"got {t.batch_size} with full_batch: true; must be {n_train} (the training-set size) or left out"
+        )
+        errors.append((("training", "batch_size"), message))
+    elif t.batch_size > n_train:
+        errors.append((("training", "batch_size"), f"got {t.batch_size}; must be at most {n_train}, {size}"))
+    if probe > n_train:
+        errors.append((("instruments", "probe_size"), f"got {probe}; must be at most {n_train}, {size}"))
+    return errors
+
+
+def validate_against_data(cfg: Config, n_train: int, *, label: str = "config") -> None:
+    """Refuse a batch or probe set larger than the training set actually loaded.
+
+    The config already checks this against the known dataset sizes; the
+    trainer calls it once the data is loaded, as the last word.
+    """
+    from nnlab.config.messages import line
+
+    errors = batch_problems(cfg, n_train)
+    if errors:
+        raise UserError(*(line(label, loc, message) for loc, message in errors))

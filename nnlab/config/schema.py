@@ -1,0 +1,372 @@
+"""The experiment config: one pydantic model per YAML section, defaults = network2.
+
+Every field checks its own value (``nnlab.config.values``); checks that need
+two fields (activation list vs number of hidden layers, cost vs output,
+sizes vs dataset, batch size vs training-set size) run once the fields are
+valid, in the section's or the config's ``after`` validator. Unknown keys are
+refused everywhere (``extra="forbid"``). Models are frozen: a config is a
+value, changed only by loading it again with overrides.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal, Optional
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
+
+from nnlab.config.checks import batch_problems, dataset_problems, dropout_problems, plural, raw_train_size
+from nnlab.config.parts import (
+    DATASETS,
+    LEARNING_RATES,
+    OPTIMIZER_PARAMS,
+    PARAM_CHECKS,
+    ActivationSpec,
+    InitSpec,
+    cost_names,
+    cost_outputs,
+    dataset_names,
+    optimizer_names,
+    parse_activation,
+    parse_init,
+)
+from nnlab.config.values import (
+    Flag,
+    Int0,
+    Int1,
+    NonNegative,
+    OptInt1,
+    OptPositive,
+    Positive,
+    as_bool,
+    as_int,
+    choice,
+    not_a_param,
+    number,
+    problem,
+    problems,
+    problems_of,
+    registered,
+    show,
+    text,
+)
+
+HIDDEN_SPEC_HELP = (
+    "an activation name, a mapping like {name: leaky_relu, slope: 0.1}, or a list with one per hidden layer"
+)
+
+
+class Section(BaseModel):
+    """A YAML mapping: ``null`` means all defaults, anything else not a mapping is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    _where: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        data = {} if data is None else cls._shorthand(data)
+        if not isinstance(data, dict):
+            keys = ", ".join(cls.valid_keys({}))
+            raise problem(f"got {show(data)}{cls._where}; must be a mapping with keys: {keys}")
+        return cls._prepare(dict(data))
+
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return data
+
+    @classmethod
+    def _prepare(cls, data: dict) -> dict:
+        return data
+
+    @classmethod
+    def valid_keys(cls, raw: Any) -> list[str]:
+        """The keys this section accepts (``raw``: the user's mapping, for sections where it depends)."""
+        return sorted(cls.model_fields)
+
+
+# -- model ---------------------------------------------------------------------
+
+
+def _sizes(v: Any) -> list[int]:
+    if not isinstance(v, (list, tuple)):
+        raise problem(f"got {show(v)}; must be a list of at least 2 layer sizes (input and output)")
+    if len(v) < 2:
+        raise problem(f"got {show(v)}; must list at least 2 layer sizes (input and output)")
+    out, errors = [], []
+    for i, x in enumerate(v):
+        n = as_int(x)
+        if n is None or n < 1:
+            errors.append(((i,), f"got {show(x)}; must be an integer >= 1"))
+        out.append(n)
+    if errors:
+        raise problems(*errors)
+    return out
+
+
+def _hidden_activation(v: Any) -> ActivationSpec | list[ActivationSpec]:
+    if isinstance(v, (list, tuple)):
+        out, errors = [], []
+        for i, x in enumerate(v):
+            try:
+                out.append(parse_activation(x, "hidden"))
+            except PydanticCustomError as err:
+                errors += [((i, *sub), msg) for sub, msg in problems_of(err)]
+        if errors:
+            raise problems(*errors)
+        return out
+    if not isinstance(v, (str, dict, ActivationSpec)):
+        raise problem(f"got {show(v)}; must be {HIDDEN_SPEC_HELP}")
+    return parse_activation(v, "hidden")
+
+
+class InitConfig(Section):
+    weights: Annotated[InitSpec, BeforeValidator(parse_init)] = InitSpec(name="nielsen")
+    biases: Annotated[InitSpec, BeforeValidator(parse_init)] = InitSpec(name="standard_normal")
+
+
+class ModelConfig(Section):
+    sizes: Annotated[list[int], BeforeValidator(_sizes)] = [784, 30, 10]
+    activation: Annotated[
+        ActivationSpec | list[ActivationSpec], BeforeValidator(_hidden_activation)
+    ] = ActivationSpec(name="sigmoid")
+    output: Annotated[
+        ActivationSpec, BeforeValidator(lambda v: parse_activation(v, "output"))
+    ] = ActivationSpec(name="sigmoid")
+    cost: Annotated[str, BeforeValidator(registered("cost", cost_names))] = "cross_entropy"
+    cost_reduction: Annotated[Literal["sum", "mean"], BeforeValidator(choice("sum", "mean"))] = "sum"
+    init: InitConfig = Field(default_factory=InitConfig)
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.sizes) - 2
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        errors = []
+        hidden, act = self.n_hidden, self.activation
+        if isinstance(act, list) and len(act) != hidden:
+            got = f"got {plural(len(act), 'activation')} for {plural(hidden, 'hidden layer')}"
+            need = f"one activation or a list of {hidden}" if hidden else "one activation name"
+            errors.append((("activation",), f"{got}; must be {need}"))
+        # the engine declares which outputs each cost is defined for
+        outputs = cost_outputs(self.cost)
+        if outputs is not None and self.output.name not in outputs:
+            found = f"'{self.output.name}' does not work with cost '{self.cost}'"
+            errors.append((("output",), f"{found}; {self.cost} needs output: {', '.join(outputs)}"))
+        if errors:
+            raise problems(*errors)
+        return self
+
+
+# -- optimizer -----------------------------------------------------------------
+
+def _unset_or(check: Any) -> Any:
+    """An optimizer parameter: None means "not this optimizer's" (filled in by ``_prepare``)."""
+    return BeforeValidator(lambda v: None if v is None else check(v))
+
+
+_OptRate = Annotated[Optional[float], _unset_or(PARAM_CHECKS["rho"])]
+
+
+class OptimizerConfig(Section):
+    """Name, learning rate and the hyperparameters of that optimizer only.
+
+    The parameters of other optimizers stay ``None`` (and out of the dump);
+    ``params`` is what ``make_optimizer(name, **params)`` takes.
+    """
+
+    name: Annotated[str, BeforeValidator(registered("optimizer", optimizer_names))] = "sgd"
+    learning_rate: Positive = 0.1
+    momentum: _OptRate = None
+    nesterov: Annotated[Optional[bool], _unset_or(PARAM_CHECKS["nesterov"])] = None
+    rho: _OptRate = None
+    rho1: _OptRate = None
+    rho2: _OptRate = None
+    delta: Annotated[Optional[float], _unset_or(PARAM_CHECKS["delta"])] = None
+
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data  # optimizer: adam
+
+    @classmethod
+    def _prepare(cls, data: dict) -> dict:
+        name = data.get("name", "sgd")
+        if isinstance(name, str) and name in OPTIMIZER_PARAMS:
+            if data.get("learning_rate") is None:
+                data["learning_rate"] = LEARNING_RATES.get(name, 0.1)
+            for key, default in OPTIMIZER_PARAMS[name].items():
+                if data.get(key) is None:
+                    data[key] = default
+        return data
+
+    @classmethod
+    def valid_keys(cls, raw: Any) -> list[str]:
+        name = raw.get("name", "sgd") if isinstance(raw, dict) else "sgd"
+        if isinstance(name, str) and name in OPTIMIZER_PARAMS:
+            return sorted(["name", "learning_rate", *OPTIMIZER_PARAMS[name]])
+        return sorted(cls.model_fields)
+
+    @property
+    def params(self) -> dict[str, float | bool]:
+        """Keyword arguments of the optimizer: learning_rate and its own hyperparameters."""
+        own = OPTIMIZER_PARAMS.get(self.name, {})
+        return {"learning_rate": self.learning_rate, **{k: getattr(self, k) for k in own}}
+
+    @model_validator(mode="after")
+    def _only_own_params(self) -> OptimizerConfig:
+        own = OPTIMIZER_PARAMS.get(self.name, {})
+        takes = ["learning_rate", *own]
+        errors = []
+        for key in type(self).model_fields:
+            if key not in ("name", "learning_rate") and key not in own and getattr(self, key) is not None:
+                errors.append(((key,), not_a_param(key, self.name, takes)))
+        if errors:
+            raise problems(*errors)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+# -- regularization, training, data, instruments, output -----------------------
+
+_rate = number(ge=0, lt=1)
+
+
+def _dropout(v: Any) -> float | list[float]:
+    if not isinstance(v, (list, tuple)):
+        return _rate(v)
+    out, errors = [], []
+    for i, x in enumerate(v):
+        try:
+            out.append(_rate(x))
+        except PydanticCustomError as err:
+            errors += [((i, *sub), msg) for sub, msg in problems_of(err)]
+    if errors:
+        raise problems(*errors)
+    return out
+
+
+class RegularizationConfig(Section):
+    l2: NonNegative = 0.0
+    dropout: Annotated[float | list[float], BeforeValidator(_dropout)] = 0.0
+    clip_norm: OptPositive = None
+
+
+class TrainingConfig(Section):
+    epochs: Int0 = 30
+    batch_size: Int1 = 10
+    seed: Int0 = 0
+    dtype: Annotated[Literal["float32", "float64"], BeforeValidator(choice("float32", "float64"))] = "float32"
+    early_stopping: OptInt1 = None
+    full_batch: Flag = False
+
+
+class DataConfig(Section):
+    dataset: Annotated[str, BeforeValidator(registered("dataset", dataset_names))] = "mnist"
+    split: Annotated[Literal["nielsen", "first10k"], BeforeValidator(choice("nielsen", "first10k"))] = "nielsen"
+    path: Annotated[Optional[str], BeforeValidator(text("a folder path", optional=True))] = None
+    train_size: OptInt1 = None
+    validation_size: OptInt1 = None
+    test_size: OptInt1 = None
+    pixel_scale: Positive = 255.0
+
+    @property
+    def n_train(self) -> int:
+        """Training-set size: the first ``train_size`` of the dataset's training part, or all of it."""
+        full = DATASETS[self.dataset].train
+        return min(self.train_size, full) if self.train_size is not None else full
+
+    @property
+    def train_size_source(self) -> str:
+        """Where ``n_train`` comes from, for messages."""
+        return "data.train_size" if self.train_size is not None else self.dataset
+
+
+class InstrumentsConfig(Section):
+    probe_size: Int1 = 1000
+    gradients: Flag = True
+    gradients_every_steps: OptInt1 = None
+    batch_stats: Flag = True
+    batch_stats_every: Int1 = 10
+    activations: Flag = True
+    train_metrics: Annotated[
+        Literal["probe", "full", "none"], BeforeValidator(choice("probe", "full", "none"))
+    ] = "probe"
+
+
+class OutputConfig(Section):
+    runs_dir: Annotated[str, BeforeValidator(text("a folder path"))] = "runs"
+    checkpoint_every: Int1 = 1
+
+
+# -- the whole config ------------------------------------------------------------
+
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _run_name(v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
+    if isinstance(v, str) and _RUN_NAME.fullmatch(v):
+        return v
+    raise problem(
+        f"got {show(v)}; must be 1-64 letters, digits, '.', '_' or '-', starting with a letter"
+        " or digit (it names the run folder)"
+    )
+
+
+def safe_run_name(stem: str) -> str:
+    """A file stem made acceptable as a run name (``my config`` -> ``my-config``)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")[:64]
+    return name or "run"
+
+
+class Config(Section):
+    _where: ClassVar[str] = " at the top level"
+
+    name: Annotated[str, BeforeValidator(_run_name)] = "run"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    instruments: InstrumentsConfig = Field(default_factory=InstrumentsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @classmethod
+    def _prepare(cls, data: dict) -> dict:
+        # full_batch: the batch is the whole training set, whose size the data section fixes
+        training = data.get("training")
+        full_batch = isinstance(training, dict) and as_bool(training.get("full_batch"))
+        if full_batch and training.get("batch_size") is None:
+            n = raw_train_size(data.get("data"))
+            if n is not None:
+                data["training"] = {**training, "batch_size": n}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        errors = dataset_problems(self) + dropout_problems(self)
+        errors += batch_problems(self, self.data.n_train, self.data.train_size_source)
+        if errors:
+            raise problems(*errors)
+        return self
+
+
+def hidden_activations(cfg: Config) -> list[ActivationSpec]:
+    """One activation per hidden layer (a single one is repeated)."""
+    act = cfg.model.activation
+    return list(act) if isinstance(act, list) else [act] * cfg.model.n_hidden
+
+
+def dropout_rates(cfg: Config) -> list[float]:
+    """One dropout rate per hidden layer (a single one is repeated)."""
+    rates = cfg.regularization.dropout
+    return list(rates) if isinstance(rates, list) else [rates] * cfg.model.n_hidden
+
