@@ -1,0 +1,158 @@
+"""``nnlab data``: download MNIST and show which data nnlab can find.
+
+NumPy and rich are imported inside the commands so ``nnlab --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nnlab.cli.common import user_errors
+
+
+class _PlainReporter:
+    """A line per file (logs, pipes, CI); matches ``nnlab.data.fetch.FetchReporter``."""
+
+    def __enter__(self) -> _PlainReporter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+    def present(self, name: str, path: Path) -> None:
+        click.echo(f"{name}: already present in {path.parent}, verified")
+
+    def start(self, name: str, url: str, total: int | None) -> None:
+        pass
+
+    def advance(self, nbytes: int) -> None:
+        pass
+
+    def failed(self, name: str, where: str, reason: str) -> None:
+        click.echo(f"{name}: {where}: {reason}", err=True)
+
+    def done(self, name: str, url: str, path: Path) -> None:
+        click.echo(f"{name}: downloaded from {url}, verified ({path.stat().st_size:,} bytes)")
+
+
+class _RichReporter(_PlainReporter):
+    """A byte progress bar per download, for a terminal."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+        self.task: Any = None
+
+    def __enter__(self) -> _RichReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def _say(self, text: str, style: str | None = None) -> None:
+        self.progress.console.print(text, style=style, markup=False, highlight=False)
+
+    def present(self, name: str, path: Path) -> None:
+        self._say(f"{name}: already present in {path.parent}, verified")
+
+    def start(self, name: str, url: str, total: int | None) -> None:
+        self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, nbytes: int) -> None:
+        self.progress.advance(self.task, nbytes)
+
+    def failed(self, name: str, where: str, reason: str) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        self._say(f"{name}: {where}: {reason}", style="yellow")
+
+    def done(self, name: str, url: str, path: Path) -> None:
+        self.task = None
+        self._say(f"{name}: downloaded from {url}, verified")
+
+
+@click.group("data")
+def data() -> None:
+    """Download datasets and show which ones nnlab can find."""
+
+
+@data.command("fetch")
+@click.argument("dataset", type=click.Choice(["mnist"]))
+@click.option("--dir", "dest", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the files [default: $NNLAB_DATA/mnist or ~/.cache/nnlab/mnist].")
+@click.option("--mirror", "mirrors", multiple=True, metavar="URL",
+              help="Base URL to download from; repeat for fallbacks [default: $NNLAB_MNIST_MIRRORS,"
+                   " else the built-in list].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, help="Seconds to wait for a mirror before trying the next.")
+@user_errors
+def fetch(dataset: str, dest: Path | None, mirrors: tuple[str, ...], timeout: float) -> None:
+    """Download DATASET's files, verify their sha256 and put them in place.
+
+    Files already present and verified are kept. mnist-mini needs no download:
+    it ships inside nnlab.
+    """
+    from nnlab.data.datasets import default_data_dir
+    from nnlab.data.fetch import fetch_mnist
+    from nnlab.data.mnist import find_mnist
+    from nnlab.errors import UserError
+
+    with _RichReporter() if sys.stdout.isatty() else _PlainReporter() as reporter:
+        results = fetch_mnist(dest, list(mirrors), timeout=timeout, reporter=reporter)
+    folder = results[0].path.parent
+    click.echo(f"MNIST is ready in {folder} ({len(results)} files verified)")
+    try:
+        found = find_mnist(default_data_dir()).resolve()
+    except UserError:
+        found = None
+    if found != folder.resolve():
+        click.echo(f"nnlab looks in {default_data_dir()} by default: set NNLAB_DATA={folder}"
+                   " (or data.path in a config) to use these files")
+
+
+@data.command("info")
+@click.option("--dir", "data_dir", type=click.Path(path_type=Path),
+              help="Data folder to inspect [default: $NNLAB_DATA or ~/.cache/nnlab].")
+@user_errors
+def info(data_dir: Path | None) -> None:
+    """Show which dataset files are present and whether they verify."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nnlab.data.datasets import default_data_dir, load_dataset
+    from nnlab.data.fetch import inspect_idx
+    from nnlab.data.mnist import IDX_FILES, MINI_PATH, PICKLE_NAME, find_mnist, idx_folders, idx_path
+    from nnlab.errors import UserError
+
+    data_dir = (data_dir or default_data_dir()).expanduser()
+    # the first folder holding any IDX file (where the loader looks), else the one
+    # `nnlab data fetch mnist` fills
+    idx_folder = next((f for f in idx_folders(data_dir)
+                       if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist")
+    table = Table("dataset", "file", "status", "size")
+    for st in inspect_idx(idx_folder):
+        status = "verified" if st.problem is None else (
+            "missing" if st.path is None else f"BAD: {st.problem}")
+        table.add_row("mnist (IDX)", st.name, status, f"{st.size:,}" if st.path else "")
+    pickle = data_dir / PICKLE_NAME
+    table.add_row("mnist (pickle)", PICKLE_NAME, "present" if pickle.is_file() else "missing",
+                  f"{pickle.stat().st_size:,}" if pickle.is_file() else "")
+    mini = load_dataset("mnist-mini")
+    table.add_row("mnist-mini", MINI_PATH.name, f"embedded: {len(mini.train)} train,"
+                  f" {len(mini.validation)} validation, {len(mini.test)} test",
+                  f"{MINI_PATH.stat().st_size:,}")
+    click.echo(f"data folder: {data_dir}  (IDX files looked for in {idx_folder})")
+    Console(width=None if sys.stdout.isatty() else 120).print(table)
+    try:
+        click.echo(f"dataset 'mnist' loads from {find_mnist(data_dir)}")
+    except UserError as err:
+        click.echo(f"dataset 'mnist' is not available: {err}")

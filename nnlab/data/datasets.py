@@ -1,0 +1,193 @@
+"""Datasets as raw uint8 pixels split into train / validation / test.
+
+Pixels stay uint8 in memory (a quarter of float32's size); ``scale_pixels``
+turns them into floats when a run needs them, with the run's own convention
+(/255 for the TF blog, /256 for Nielsen).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nnlab.data import mnist
+from nnlab.errors import UserError
+from nnlab.registry import Registry
+
+# split name -> what it means; both carve the 60k official training images
+SPLITS = {
+    "nielsen": "train = official train 0..49999, validation = 50000..59999",
+    "first10k": "validation = official train 0..9999, train = 10000..59999",
+}
+N_VALIDATION = 10_000
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Split:
+    """One part of a dataset. ``X``: uint8 ``(n, 784)`` raw pixels 0..255;
+    ``y``: int64 ``(n,)`` labels. Both are stored as read-only views."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.X.dtype != np.uint8 or self.X.ndim != 2:
+            raise TypeError(f"Split.X must be uint8 (n, d), got {self.X.dtype} {self.X.shape}")
+        if self.y.dtype != np.int64 or self.y.shape != self.X.shape[:1]:
+            raise TypeError(f"Split.y must be int64 ({len(self.X)},), got {self.y.dtype} {self.y.shape}")
+        for name in ("X", "y"):
+            view = getattr(self, name).view()
+            view.flags.writeable = False  # a view: the caller's own array stays writable
+            object.__setattr__(self, name, view)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def first(self, n: int) -> Split:
+        """The first ``n`` examples (a view, no copy)."""
+        return Split(self.X[:n], self.y[:n])
+
+    def __repr__(self) -> str:
+        return f"Split(n={len(self)}, X={self.X.dtype}{self.X.shape}, y={self.y.dtype})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """A named dataset: three splits, the number of classes and where it came from."""
+
+    name: str
+    train: Split
+    validation: Split
+    test: Split
+    n_classes: int = 10
+    source: str = ""
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}, train={len(self.train)}, validation={len(self.validation)},"
+            f" test={len(self.test)}, n_classes={self.n_classes}, source={self.source!r})"
+        )
+
+
+# A loader takes (split, data_dir or None) and returns the full-size Dataset.
+DatasetLoader = Callable[[str, Path | None], Dataset]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset is, known without loading it (for config checks), and its loader.
+
+    ``train`` / ``validation`` / ``test``: full part sizes; ``splits``: the ones offered.
+    """
+
+    n_inputs: int
+    n_classes: int
+    train: int
+    validation: int
+    test: int
+    splits: tuple[str, ...]
+    load: DatasetLoader
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset")
+
+
+def default_data_dir() -> Path:
+    """``$NNLAB_DATA`` if set, else ``$XDG_CACHE_HOME/nnlab``, else ``~/.cache/nnlab``."""
+    if os.environ.get("NNLAB_DATA"):
+        return Path(os.environ["NNLAB_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "nnlab"
+
+
+def scale_pixels(X_uint8: np.ndarray, scale: float, dtype: type | np.dtype = np.float32) -> np.ndarray:
+    """``X / scale`` in ``dtype``, correctly rounded (computed in ``dtype`` itself).
+
+    ``scale`` is usually 255 (pixels in [0, 1]) or 256 (Nielsen's mnist.pkl.gz).
+    """
+    if X_uint8.dtype != np.uint8:
+        raise TypeError(f"scale_pixels expects uint8 pixels, got {X_uint8.dtype}")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    return np.divide(X_uint8, scale, dtype=np.dtype(dtype))
+
+
+def _carve(train_full: Split, split: str) -> tuple[Split, Split]:
+    """(train, validation) from the 60k official training images."""
+    X, y = train_full.X, train_full.y
+    cut = len(y) - N_VALIDATION
+    if split == "nielsen":
+        return Split(X[:cut], y[:cut]), Split(X[cut:], y[cut:])
+    return Split(X[N_VALIDATION:], y[N_VALIDATION:]), Split(X[:N_VALIDATION], y[:N_VALIDATION])
+
+
+def _load_mnist(split: str, data_dir: Path | None) -> Dataset:
+    where = mnist.find_mnist(data_dir if data_dir is not None else default_data_dir())
+    if where.is_dir():
+        (X, y), test = mnist.load_idx_folder(where)
+        source = f"IDX files in {where}"
+    else:
+        (X, y), test = mnist.load_nielsen_pickle(where)
+        source = str(where)
+    train, validation = _carve(Split(X, y), split)
+    return Dataset("mnist", train, validation, Split(*test), source=source)
+
+
+def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
+    parts = {name: Split(*arrays) for name, arrays in mnist.load_mini().items()}
+    return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)")
+
+
+DATASETS.register("mnist")(
+    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist))
+# mnist-mini's parts are fixed prefixes of Nielsen's three parts: no other split
+DATASETS.register("mnist-mini")(
+    DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini))
+
+
+def _subset(part: Split, n: int | None, what: str, dataset: str) -> Split:
+    if n is None:
+        return part
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise UserError(f"{what}_size must be a whole number >= 0, got {n!r}")
+    if n > len(part):
+        raise UserError(
+            f"{what}_size={n} is larger than the {len(part)} {what} images of {dataset};"
+            f" use at most {len(part)} (or leave it unset for all)"
+        )
+    return part.first(int(n))
+
+
+def load_dataset(
+    name: str,
+    *,
+    split: str = "nielsen",
+    data_dir: str | Path | None = None,
+    train_size: int | None = None,
+    validation_size: int | None = None,
+    test_size: int | None = None,
+) -> Dataset:
+    """Load dataset ``name`` split as ``split``; ``*_size`` keep the FIRST n of each part.
+
+    ``data_dir`` defaults to ``default_data_dir()``. Deterministic: no RNG.
+    """
+    spec = DATASETS.get(name)
+    if split not in SPLITS:
+        raise UserError(f"unknown split {split!r}; valid: {', '.join(sorted(SPLITS))}")
+    if split not in spec.splits:
+        others = [n for n in DATASETS.names() if split in DATASETS.get(n).splits]
+        raise UserError(
+            f"dataset {name!r} offers only split {', '.join(map(repr, spec.splits))};"
+            f" for split {split!r} use dataset {' or '.join(map(repr, others))}"
+        )
+    ds = spec.load(split, Path(data_dir).expanduser() if data_dir is not None else None)
+    return replace(
+        ds,
+        train=_subset(ds.train, train_size, "train", name),
+        validation=_subset(ds.validation, validation_size, "validation", name),
+        test=_subset(ds.test, test_size, "test", name),
+    )

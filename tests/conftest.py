@@ -1,0 +1,28 @@
+"""Shared fixtures.
+
+Full MNIST lives outside the repository, in ../shared/data (override with
+$NNLAB_SHARED_DATA); tests that need it are skipped when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The folder holding mnist-idx/ and mnist.pkl.gz; skips the test when absent."""
+    env = os.environ.get("NNLAB_SHARED_DATA")
+    path = Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (path / "mnist-idx").is_dir():
+        pytest.skip(f"full MNIST not found in {path} (set NNLAB_SHARED_DATA to its folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_idx_dir(shared_data_dir: Path) -> Path:
+    """The four official IDX .gz files."""
+    return shared_data_dir / "mnist-idx"
