@@ -203,7 +203,7 @@ THETA_STAR = np.linalg.solve(A.T @ A, A.T @ C)
         ("rmsprop", {"learning_rate": 0.001}, 4000, 1e-3),
         ("adam", {"learning_rate": 0.05}, 2000, 1e-8),
     ],
-    ids=lambda v: v if isinstance(v, str) else None,
+    ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"],
 )
 def test_converges_on_least_squares(name, hyper, steps, tol):
     opt = make_optimizer(name, **hyper)
