@@ -238,7 +238,11 @@ class Network:
         """Parameters from a ``.npz`` written by ``save``: names and shapes must match."""
         from nnlab.io import load_npz
 
-        arrays = load_npz(path)
+        self.load_arrays(load_npz(path), source=str(path))
+
+    def load_arrays(self, arrays: dict[str, np.ndarray], source: str = "arrays") -> None:
+        """Copy named arrays into the parameters: names and shapes must match (checked before any copy)."""
+        path = source
         if set(arrays) != set(self._params):
             raise ValueError(f"{path}: parameters {sorted(arrays)} do not match {sorted(self._params)}")
         for k, p in self._params.items():  # check all before copying any: no half-loaded network

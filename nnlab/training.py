@@ -211,3 +211,7 @@ class EarlyStopping(Hook):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        self.best = d.get("best", -math.inf)
+        self.best_epoch = d.get("best_epoch", 0)

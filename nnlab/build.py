@@ -1,0 +1,100 @@
+"""Config -> the engine's objects: network, optimizer, data arrays.
+
+    cfg = load_config("configs/quickstart.yaml")
+    rng = np.random.default_rng(cfg.training.seed)
+    net = build_network(cfg, rng)
+    opt = build_optimizer(cfg)
+    data = build_data(cfg)
+
+Nothing here trains, prints or writes; ``nnlab.experiment`` wires these to
+the training loop and the instruments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from nnlab.activations import make_activation
+from nnlab.config import Config, dropout_rates, hidden_activations, load_config
+from nnlab.costs import make_cost
+from nnlab.data import load_dataset, scale_pixels
+from nnlab.initializers import INITIALIZERS
+from nnlab.network import Dense, Network
+from nnlab.optimizers import Optimizer, make_optimizer
+
+
+def as_config(cfg: Config | Mapping[str, Any] | str) -> Config:
+    """A ``Config`` from a Config, a dict, or a YAML file path."""
+    return cfg if isinstance(cfg, Config) else load_config(cfg)
+
+
+def build_network(cfg: Config | Mapping[str, Any] | str, rng: np.random.Generator, n_train: int | None = None) -> Network:
+    """The network the config declares, its parameters drawn from ``rng``.
+
+    Layer by layer, W^l then b^l are drawn (in float64, then cast to the
+    config's dtype, so float32 and float64 runs start from the same numbers).
+    ``n_train`` is the n of Nielsen's L2 term λ/n (default: the config's
+    training-set size).
+    """
+    cfg = as_config(cfg)
+    m = cfg.model
+    dtype = np.dtype(cfg.training.dtype)
+    acts = [make_activation(a.name, **a.params) for a in hidden_activations(cfg)]
+    acts.append(make_activation(m.output.name, **m.output.params))
+    drops = dropout_rates(cfg) + [0.0]
+    w_init = INITIALIZERS.get(m.init.weights.name)
+    b_init = INITIALIZERS.get(m.init.biases.name)
+    layers = []
+    for n_in, n_out, act, p in zip(m.sizes[:-1], m.sizes[1:], acts, drops):
+        W = w_init(rng, (n_in, n_out), n_in, n_out, **m.init.weights.params).astype(dtype)
+        b = b_init(rng, (n_out,), n_in, n_out, **m.init.biases.params).astype(dtype)
+        layers.append(Dense(W, b, act, dropout=p))
+    n = n_train if n_train is not None else cfg.data.n_train
+    lam = cfg.regularization.l2
+    return Network(layers, make_cost(m.cost, m.cost_reduction), l2=lam / n if lam else 0.0)
+
+
+def build_optimizer(cfg: Config | Mapping[str, Any] | str) -> Optimizer:
+    cfg = as_config(cfg)
+    return make_optimizer(cfg.optimizer.name, **cfg.optimizer.params)
+
+
+@dataclass
+class Data:
+    """Scaled arrays in the network's dtype: X (n, 784) and integer labels y."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_validation: np.ndarray
+    y_validation: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    @property
+    def n_train(self) -> int:
+        return len(self.X_train)
+
+
+def build_data(cfg: Config | Mapping[str, Any] | str) -> Data:
+    """Load and scale the config's dataset (raises ``UserError`` when it is missing)."""
+    cfg = as_config(cfg)
+    d = cfg.data
+    ds = load_dataset(
+        d.dataset,
+        split=d.split,
+        data_dir=d.path,
+        train_size=d.train_size,
+        validation_size=d.validation_size,
+        test_size=d.test_size,
+    )
+    dtype = np.dtype(cfg.training.dtype)
+
+    def scale(part):
+        return scale_pixels(part.X, d.pixel_scale, dtype), part.y
+
+    return Data(ds.name, *scale(ds.train), *scale(ds.validation), *scale(ds.test), source=str(ds.source))

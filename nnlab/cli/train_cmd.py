@@ -1,0 +1,124 @@
+"""`nnlab train` and `nnlab validate`: thin wrappers over nnlab.experiment."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from nnlab.cli.common import user_errors
+from nnlab.errors import UserError
+
+SMOKE_TRAIN, SMOKE_EVAL, SMOKE_PROBE = 300, 100, 100
+
+
+def smoke_overrides(cfg) -> list[str]:
+    """Shrink any config to seconds: a few hundred examples, one epoch, every instrument on."""
+    n = min(SMOKE_TRAIN, cfg.data.n_train)
+    out = [
+        f"data.train_size={n}",
+        f"data.validation_size={SMOKE_EVAL}",
+        f"data.test_size={SMOKE_EVAL}",
+        f"training.epochs={min(cfg.training.epochs, 1)}",
+        f"instruments.probe_size={min(cfg.instruments.probe_size, SMOKE_PROBE, n)}",
+        "instruments.gradients=true",
+        "instruments.activations=true",
+        "instruments.batch_stats=true",
+    ]
+    if not cfg.training.full_batch:
+        out.append(f"training.batch_size={min(cfg.training.batch_size, n)}")
+    return out
+
+
+def _load(config: str, overrides: list[str], smoke: bool):
+    from nnlab.config import load_config
+
+    cfg = load_config(config, overrides)
+    if smoke:
+        overrides = overrides + smoke_overrides(cfg)
+        cfg = load_config(config, overrides)
+    return cfg, overrides
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config key (repeatable), e.g. --set optimizer.learning_rate=0.5")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config (defaults and overrides applied) and exit.")
+@click.option("--smoke", is_flag=True, help="Run end to end in seconds: a few hundred examples, one epoch, all instruments, output in a temporary folder.")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_DIR", help="Continue an interrupted or killed run from its last checkpoint.")
+@click.option("--runs-dir", type=click.Path(file_okay=False), help="Folder for the run directory (default: output.runs_dir of the config).")
+@click.option("--name", help="Run name (default: the config's name).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and the run directory.")
+@click.option("--plain", is_flag=True, help="Plain one-line-per-epoch output even on a terminal.")
+@user_errors
+def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain):
+    """Train the network CONFIG declares and write a run directory.
+
+    \b
+    Exit codes: 0 completed, 2 bad input, 3 diverged, 1 failed, 130 interrupted.
+    """
+    from nnlab.experiment import run_experiment
+
+    overrides = list(overrides)
+    if name:
+        overrides.append(f"name={name}")
+    display = "quiet" if quiet else ("plain" if plain else "auto")
+    if resume:
+        if config or overrides or smoke:
+            raise UserError("--resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config")
+        result = _run(lambda: run_experiment(None, resume=resume, display=display))
+        sys.exit(result.exit_code)
+    if not config:
+        raise UserError("missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml")
+    cfg, overrides = _load(config, overrides, smoke)
+    if dry_run:
+        from nnlab.config import dump_config
+
+        click.echo(dump_config(cfg), nl=False)
+        return
+    if smoke and runs_dir is None:
+        runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
+    result = _run(
+        lambda: run_experiment(cfg, overrides=overrides, config_file=config, runs_dir=runs_dir, display=display)
+    )
+    if quiet:
+        click.echo(str(result.run_dir))
+    if result.status != "completed":
+        click.echo(f"error: {result.status}: {result.error}", err=True)
+    sys.exit(result.exit_code)
+
+
+def _run(fn):
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
+        sys.exit(130)
+
+
+@click.command()
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every config.")
+@click.option("--data/--no-data", "check_data", default=False, help="Also check that each config's dataset is present.")
+def validate(configs, overrides, check_data):
+    """Check configs without training: one line per problem, exit 2 if any."""
+    from nnlab.config import load_config
+
+    bad = 0
+    for path in configs:
+        try:
+            cfg = load_config(path, list(overrides))
+            if check_data:
+                from nnlab.build import build_data
+
+                build_data(cfg)
+        except UserError as err:
+            bad += 1
+            for line in err.lines:
+                click.echo(f"error: {line}", err=True)
+        else:
+            click.echo(f"ok: {path}")
+    if bad:
+        sys.exit(2)

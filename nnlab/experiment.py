@@ -1,0 +1,339 @@
+"""One experiment end to end: config -> network + optimizer + data -> loop with hooks -> run directory.
+
+    from nnlab.config import load_config
+    from nnlab.experiment import run_experiment
+    result = run_experiment(load_config("configs/quickstart.yaml"), display="quiet")
+    result.status, result.run_dir, result.summary["best"]
+
+Problems in the input (config, data) raise ``UserError`` before any folder is
+created. Once the run directory exists, every ending is recorded in it:
+``completed``, ``diverged`` (NaN/inf), ``interrupted`` (Ctrl-C; the
+``KeyboardInterrupt`` is re-raised after recording) or ``failed``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nnlab.build import Data, build_data, build_network, build_optimizer
+from nnlab.config import Config, dump_config, load_config
+from nnlab.display import Display
+from nnlab.errors import DivergedError, UserError
+from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
+from nnlab.network import Network
+from nnlab.optimizers import Optimizer
+from nnlab.rundir import METRICS_COLUMNS, RunDir, long_rows, read_metrics
+from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
+
+EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 3, "interrupted": 130}
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # completed | diverged | failed | interrupted
+    summary: dict[str, Any] | None
+    error: str | None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+
+class Recorder(Hook):
+    """Collects instrument rows and per-epoch metrics; flushes them to the run directory each epoch.
+
+    Also keeps the history (metrics rows) the summary is computed from, and
+    writes a checkpoint every ``checkpoint_every`` epochs after the flush.
+    """
+
+    def __init__(self, rundir: RunDir, eval_sets: Sequence[EvalSet], checkpoint_every: int, extra_state: dict) -> None:
+        self.rundir = rundir
+        self.eval_sets = eval_sets
+        self.checkpoint_every = checkpoint_every
+        self.extra_state = extra_state  # early stopping and the like, saved in checkpoints
+        self.pending: dict[str, list[Row]] = {}
+        self.history: list[dict[str, float | None]] = []
+        self.wall_before = 0.0  # wall time of the run before a resume
+        self.t0 = time.perf_counter()
+
+    def wall(self) -> float:
+        return self.wall_before + (time.perf_counter() - self.t0)
+
+    # the Sink protocol
+    def emit(self, table: str, rows: list[Row]) -> None:
+        self.pending.setdefault(table, []).extend(rows)
+
+    def _flush(self) -> None:
+        for table, rows in self.pending.items():
+            self.rundir.append(table, long_rows(rows))
+        self.pending.clear()
+
+    def _metrics_row(self, state: TrainState, metrics: dict[str, float], seconds: float) -> None:
+        row: dict[str, float | None] = {k: metrics.get(k) for k in METRICS_COLUMNS}
+        row.update(epoch=state.epoch, step=state.step, seconds=seconds, lr=state.optimizer.learning_rate)
+        self.history.append(row)
+        self.rundir.append("metrics", [[row[k] for k in METRICS_COLUMNS]])
+
+    def on_train_start(self, state: TrainState) -> None:
+        if state.step == 0:
+            self._metrics_row(state, evaluate(state.net, self.eval_sets), 0.0)
+        self._flush()
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self._metrics_row(state, state.metrics, state.epoch_seconds)
+        self._flush()
+        self.rundir.meta["epochs_completed"] = state.epoch
+        self.rundir.write_meta()
+        if state.epoch % self.checkpoint_every == 0 or state.epoch == state.epochs or state.stop:
+            save_checkpoint(self.rundir, state, self.extra_state, self.wall())
+
+    def discard_pending(self) -> None:
+        self.pending.clear()
+
+
+def save_checkpoint(rundir: RunDir, state: TrainState, extra: dict, wall: float) -> None:
+    arrays = {f"param.{k}": v for k, v in state.net.params.items()}
+    arrays.update({f"opt.{k}": v for k, v in state.opt_state.items()})
+    info = {
+        "epoch": state.epoch,
+        "step": state.step,
+        "rng": state.rng.bit_generator.state,
+        "tables": rundir.table_sizes(),
+        "wall_seconds": wall,
+        "extra": {k: h.state_dict() for k, h in extra.items()},
+    }
+    rundir.save_checkpoint(arrays, info)
+
+
+def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
+    n = min(cfg.instruments.probe_size, data.n_train)
+    return data.X_train[:n], data.y_train[:n]
+
+
+def eval_sets(cfg: Config, data: Data) -> list[EvalSet]:
+    sets = []
+    tm = cfg.instruments.train_metrics
+    if tm == "probe":
+        sets.append(EvalSet("train", *probe_set(cfg, data)))
+    elif tm == "full":
+        sets.append(EvalSet("train", data.X_train, data.y_train))
+    sets.append(EvalSet("validation", data.X_validation, data.y_validation))
+    sets.append(EvalSet("test", data.X_test, data.y_test))
+    return sets
+
+
+def summarize(history: list[dict[str, float | None]], gradients: list[Row], status: str, wall: float) -> dict[str, Any]:
+    """summary.json from the metrics rows and the probe gradient rows (docs/run-directory.md)."""
+
+    def pick(row: dict | None, *keys: str) -> dict[str, Any]:
+        return {k: (row.get(k) if row else None) for k in keys}
+
+    keys = ("epoch", "train_accuracy", "validation_accuracy", "test_accuracy", "train_loss", "validation_loss", "test_loss")
+    final = history[-1] if history else None
+    trained = [r for r in history if r["epoch"] and r.get("validation_accuracy") is not None]
+    best = None
+    for r in trained:  # ties: the earliest
+        if best is None or r["validation_accuracy"] > best["validation_accuracy"]:
+            best = r
+    norms: dict[int, dict[int, float]] = {}
+    for r in gradients:
+        if r.quantity == "delta_norm":
+            norms.setdefault(r.step, {})[r.layer] = r.value
+    steps = sorted(norms)
+    as_list = lambda d: [d[l] for l in sorted(d)]  # noqa: E731
+    out = {
+        "status": status,
+        "epochs_completed": int(final["epoch"]) if final else 0,
+        "wall_seconds": round(wall, 3),
+        "final": pick(final, *keys),
+        "best": pick(best, *keys),
+        "delta_norms": {
+            "initial": as_list(norms[steps[0]]) if steps and steps[0] == 0 else None,
+            "final": as_list(norms[steps[-1]]) if steps else None,
+        },
+    }
+    for part in ("final", "best"):
+        if out[part]["epoch"] is not None:
+            out[part]["epoch"] = int(out[part]["epoch"])
+    return out
+
+
+def accuracy_markdown(s: dict[str, Any], name: str) -> str:
+    def pct(v):
+        return "" if v is None else f"{100 * v:.2f}"
+
+    lines = [
+        f"# {name}: {s['status']}, {s['epochs_completed']} epochs, {s['wall_seconds']:.1f} s",
+        "",
+        "| | epoch | train % | validation % | test % |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for part in ("final", "best"):
+        r = s[part]
+        lines.append(
+            f"| {part} | {'' if r['epoch'] is None else r['epoch']} | {pct(r['train_accuracy'])}"
+            f" | {pct(r['validation_accuracy'])} | {pct(r['test_accuracy'])} |"
+        )
+    dn = s["delta_norms"]
+    if dn["initial"]:
+        L = len(dn["initial"])
+        heads = [f"hidden {l}" if l < L else "output" for l in range(1, L + 1)]
+        lines += ["", "| ‖δ^l‖ (probe) | " + " | ".join(heads) + " |", "|---|" + "---:|" * L]
+        for part in ("initial", "final"):
+            if dn[part]:
+                lines.append(f"| {part} | " + " | ".join(f"{v:.3g}" for v in dn[part]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+class _Tee:
+    def __init__(self, recorder: Recorder, keep: list[Row]) -> None:
+        self.recorder, self.keep = recorder, keep
+
+    def emit(self, table: str, rows: list[Row]) -> None:
+        self.recorder.emit(table, rows)
+        if table == "gradients":
+            self.keep.extend(r for r in rows if r.quantity == "delta_norm")
+
+
+def _load_gradient_rows(path: Path) -> list[Row]:
+    rows = []
+    lines = (path / "gradients.csv").read_text(encoding="utf-8").splitlines()[1:]
+    for line in lines:
+        step, epoch, layer, quantity, value = line.split(",")
+        if quantity == "delta_norm":
+            rows.append(Row(int(step), int(epoch), int(layer), quantity, float(value)))
+    return rows
+
+
+def run_experiment(
+    cfg: Config | dict | str,
+    *,
+    overrides: Sequence[str] = (),
+    config_file: str | None = None,
+    runs_dir: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    display: str = "auto",
+    hooks: Sequence[Hook] = (),
+    resume: str | Path | None = None,
+) -> RunResult:
+    """Train the configured network and write its run directory; see the module docstring.
+
+    ``resume``: an existing run directory to continue from its last checkpoint
+    (``cfg`` is then ignored: the run's own config.yaml is used).
+    """
+    if resume is not None:
+        rundir = RunDir(resume)
+        meta = rundir.read_meta()
+        if meta.get("status") == "completed":
+            raise UserError(f"{resume}: run already completed; nothing to resume")
+        cfg = load_config(str(Path(resume) / "config.yaml"))
+        config_file = meta.get("config_file")
+    elif not isinstance(cfg, Config):
+        cfg = load_config(cfg, list(overrides))
+    data = build_data(cfg)  # UserError if missing: before any folder exists
+    rng = np.random.default_rng(cfg.training.seed)
+    net = build_network(cfg, rng, n_train=data.n_train)
+    opt = build_optimizer(cfg)
+
+    if resume is None:
+        rundir = RunDir.create(runs_dir=runs_dir or cfg.output.runs_dir, path=run_dir, name=cfg.name)
+        rundir.start(
+            config_yaml=dump_config(cfg), overrides=overrides, seed=cfg.training.seed, name=cfg.name, config_file=config_file
+        )
+    return _run(cfg, data, net, opt, rng, rundir, display, hooks, resuming=resume is not None)
+
+
+def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, display: str, hooks, resuming: bool) -> RunResult:
+    sets = eval_sets(cfg, data)
+    extra: dict[str, Any] = {}
+    if cfg.training.early_stopping:
+        extra["early_stopping"] = EarlyStopping(cfg.training.early_stopping)
+    recorder = Recorder(rundir, sets, cfg.output.checkpoint_every, extra)
+    kept: list[Row] = []
+    sink = _Tee(recorder, kept)
+    X_probe, y_probe = probe_set(cfg, data)
+    ins = cfg.instruments
+    instruments: list[Hook] = []
+    if ins.gradients:
+        instruments.append(ProbeGradients(sink, X_probe, y_probe, ins.gradients_every_steps))
+    if ins.activations:
+        instruments.append(ActivationStats(sink, X_probe, y_probe, ins.gradients_every_steps))
+    if ins.batch_stats:
+        instruments.append(BatchStats(sink, ins.batch_stats_every))
+
+    start = dict(start_epoch=0, start_step=0, opt_state=None)
+    if resuming:
+        rundir.reopen()
+        ck = rundir.load_checkpoint()
+        if ck is None:  # killed before the first checkpoint: start over in the same folder
+            rundir.truncate_tables({t: len(_line_header(t)) for t in ("metrics", "gradients", "activations")})
+        else:
+            arrays, info = ck
+            net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")})
+            opt_state = {k[4:]: v.copy() for k, v in arrays.items() if k.startswith("opt.")}
+            rng.bit_generator.state = info["rng"]
+            rundir.truncate_tables(info["tables"])
+            for k, h in extra.items():
+                h.load_state_dict(info["extra"].get(k, {}))
+            start = dict(start_epoch=info["epoch"], start_step=info["step"], opt_state=opt_state)
+            recorder.history = read_metrics(rundir.path)
+            kept.extend(_load_gradient_rows(rundir.path))
+            recorder.wall_before = float(info.get("wall_seconds", 0.0))
+    show = Display(display, cfg.name)
+    all_hooks = [*instruments, *extra.values(), recorder, *hooks, show]
+    recorder.t0 = time.perf_counter()
+    status, error, state = "completed", None, None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf is caught as divergence
+            state = train(
+                net,
+                opt,
+                data.X_train,
+                data.y_train,
+                epochs=cfg.training.epochs,
+                batch_size=cfg.training.batch_size,
+                rng=rng,
+                eval_sets=sets,
+                hooks=all_hooks,
+                clip_norm=cfg.regularization.clip_norm,
+                **start,
+            )
+    except DivergedError as e:
+        status, error = "diverged", str(e)
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+    except Exception as e:  # a bug or an environment failure: recorded, not hidden
+        status, error = "failed", f"{type(e).__name__}: {e}"
+        rundir.meta["traceback"] = traceback.format_exc()
+    finally:
+        show.stop()
+    recorder.discard_pending()  # rows of an unfinished epoch
+    summary = summarize(recorder.history, kept, status, recorder.wall())
+    if state is not None and state.stop and status == "completed":
+        summary["stopped_early"] = state.stop
+    try:
+        rundir.write_summary(summary, accuracy_markdown(summary, cfg.name))
+        if status == "completed":
+            rundir.save_arrays("weights.npz", dict(net.params))
+            rundir.save_arrays("optimizer.npz", dict(state.opt_state))
+        rundir.finish(status, error, summary["epochs_completed"])
+    finally:
+        if status == "interrupted":
+            show.final(str(rundir.path), summary, status, error)
+            raise KeyboardInterrupt
+    show.final(str(rundir.path), summary, status, error)
+    return RunResult(rundir.path, status, summary, error)
+
+
+def _line_header(table: str) -> str:
+    from nnlab.rundir import TABLES, _line
+
+    return _line(TABLES[table])

@@ -1,0 +1,157 @@
+"""Per-layer instruments (see ``nnlab.instruments`` and docs/run-directory.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.instruments.base import Row, Sink
+from nnlab.network import Network
+from nnlab.training import Hook, TrainState
+
+#: "saturated": f'(z) below this fraction of the activation's largest slope
+SATURATION_THRESHOLD = 0.01
+
+
+def _norm(x: np.ndarray) -> float:
+    flat = x.ravel()
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, list[float]]:
+    """Per layer 1..L: ||δ^l|| = ||mean_x ∂C/∂b^l|| and ||∂C/∂W^l|| (L2 included) on (X, Y).
+
+    Evaluation mode (no dropout). Overwrites the network's caches and gradient buffers.
+    """
+    net.forward(X)
+    net.backward(Y)
+    return {
+        "delta_norm": [_norm(layer.gb) for layer in net.layers],
+        "weight_grad_norm": [_norm(layer.gW) for layer in net.layers],
+    }
+
+
+def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None]]:
+    """Per layer 1..L: mean and std of a^l; saturated / dead fraction where they apply (else None).
+
+    saturated_fraction: share of (example, unit) pairs with f'(z) < 1% of max f'
+    (saturating activations: sigmoid, tanh). dead_fraction: share of units with
+    f'(z) = 0 on every example (rectifying activations: relu).
+    """
+    net.forward(X)
+    out: dict[str, list[float | None]] = {"mean": [], "std": [], "saturated_fraction": [], "dead_fraction": []}
+    for layer in net.layers:
+        act, z, a = layer.activation, layer.z, layer.a
+        out["mean"].append(float(a.mean(dtype=np.float64)))
+        out["std"].append(float(a.std(dtype=np.float64)))
+        sat = dead = None
+        if act.saturating or act.rectifying:
+            d = act.df(z, a)
+            if act.saturating:
+                sat = float((d < SATURATION_THRESHOLD * act.max_slope).mean())
+            if act.rectifying:
+                dead = float((d == 0).all(axis=0).mean())
+        out["saturated_fraction"].append(sat)
+        out["dead_fraction"].append(dead)
+    return out
+
+
+def _rows(step: int, epoch: int, measured: dict[str, list[float | None]]) -> list[Row]:
+    return [
+        Row(step, epoch, l, quantity, value)
+        for quantity, values in measured.items()
+        for l, value in enumerate(values, start=1)
+        if value is not None
+    ]
+
+
+class _ProbeHook(Hook):
+    """Measures on the probe set at initialization, each epoch end and (optionally) every k steps."""
+
+    table = ""
+
+    def __init__(self, sink: Sink, X: np.ndarray, y: np.ndarray, every_steps: int | None = None) -> None:
+        self.sink, self.X, self.y = sink, X, y
+        self.every_steps = every_steps
+        self._Y: np.ndarray | None = None
+
+    def measure(self, net: Network) -> dict[str, list[float | None]]:
+        raise NotImplementedError
+
+    def _emit(self, state: TrainState) -> None:
+        self.sink.emit(self.table, _rows(state.step, state.epoch, self.measure(state.net)))
+
+    def on_train_start(self, state: TrainState) -> None:
+        if state.step == 0:  # a resumed run measured its start already
+            self._emit(state)
+
+    def on_step_end(self, state: TrainState) -> None:
+        k = self.every_steps
+        if k and state.step % k == 0 and state.batch_in_epoch + 1 < state.batches_per_epoch:
+            self._emit(state)  # (the epoch's last step is measured by on_epoch_end)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        self._emit(state)
+
+
+class ProbeGradients(_ProbeHook):
+    table = "gradients"
+
+    def measure(self, net: Network) -> dict[str, list[float | None]]:
+        if self._Y is None:
+            self._Y = net.targets(self.y)
+        return probe_gradients(net, self.X, self._Y)
+
+
+class ActivationStats(_ProbeHook):
+    table = "activations"
+
+    def measure(self, net: Network) -> dict[str, list[float | None]]:
+        return activation_stats(net, self.X)
+
+
+class BatchStats(Hook):
+    """Over every ``every``-th step of an epoch: mean ||∂C/∂W^l|| of the mini-batch and mean ||ΔW^l|| / ||W^l||.
+
+    The ratio uses W after the update. One row per layer and quantity at each epoch end.
+    """
+
+    table = "gradients"
+
+    def __init__(self, sink: Sink, every: int = 10) -> None:
+        self.sink, self.every = sink, every
+        self._reset()
+
+    def _reset(self) -> None:
+        self.grad_sums: list[float] = []
+        self.ratio_sums: list[float] = []
+        self.count = 0
+
+    def _sampled(self, state: TrainState) -> bool:
+        return state.batch_in_epoch % self.every == 0
+
+    def on_gradients(self, state: TrainState) -> None:
+        if not self._sampled(state):
+            return
+        norms = [_norm(layer.gW) for layer in state.net.layers]
+        self.grad_sums = [s + n for s, n in zip(self.grad_sums, norms)] if self.grad_sums else norms
+
+    def on_step_end(self, state: TrainState) -> None:
+        if not self._sampled(state):
+            return
+        ratios = []
+        for l, layer in enumerate(state.net.layers, start=1):
+            w = _norm(layer.W)
+            ratios.append(_norm(state.updates[f"W{l}"]) / w if w > 0 else math.inf)
+        self.ratio_sums = [s + r for s, r in zip(self.ratio_sums, ratios)] if self.ratio_sums else ratios
+        self.count += 1
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if self.count:
+            measured = {
+                "batch_grad_norm": [s / self.count for s in self.grad_sums],
+                "update_ratio": [s / self.count for s in self.ratio_sums],
+            }
+            self.sink.emit(self.table, _rows(state.step, state.epoch, measured))
+        self._reset()
