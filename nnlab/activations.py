@@ -41,6 +41,14 @@ class Activation:
     def df(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backprop(self, z: np.ndarray, a: np.ndarray, dC_da: np.ndarray) -> np.ndarray:
+        """δ = ∂C/∂a ⊙ f'(z), as a new array (``dC_da`` is left alone).
+
+        The default multiplies by ``df``; activations whose f'(z) is cheap to
+        fold in override it to save a temporary.
+        """
+        return dC_da * self.df(z, a)
+
     # learned parameters (only PReLU has any)
     def init_params(self, n_units: int, dtype: np.dtype) -> dict[str, np.ndarray]:
         return {}
@@ -82,6 +90,12 @@ class Sigmoid(Activation):
     def df(self, z, a):
         return a * (1.0 - a)
 
+    def backprop(self, z, a, dC_da):
+        d = np.subtract(1.0, a)  # σ'(z) = a(1 - a), then ⊙ ∂C/∂a, in one buffer
+        d *= a
+        d *= dC_da
+        return d
+
 
 @ACTIVATIONS.register("tanh")
 class Tanh(Activation):
@@ -93,6 +107,12 @@ class Tanh(Activation):
 
     def df(self, z, a):
         return 1.0 - a * a
+
+    def backprop(self, z, a, dC_da):
+        d = np.multiply(a, a)  # tanh'(z) = 1 - a², then ⊙ ∂C/∂a, in one buffer
+        np.subtract(1.0, d, out=d)
+        d *= dC_da
+        return d
 
 
 @ACTIVATIONS.register("relu")

@@ -19,6 +19,7 @@ an optimizer updating them in place updates the network.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,8 @@ from nnlab.activations import Activation
 from nnlab.costs import Cost
 
 Params = dict[str, np.ndarray]
+
+_ALIGN = 16  # elements: parameters in the flat θ start on 64-byte boundaries (float32)
 
 
 class Dense:
@@ -56,7 +59,7 @@ class Dense:
 
     def forward(self, a_prev: np.ndarray, train: bool = False, rng: np.random.Generator | None = None):
         """z = a_prev W + b;  a = f(z);  out = a ⊙ mask / (1-p) when training with dropout."""
-        z = a_prev @ self.W
+        z = np.dot(a_prev, self.W)
         z += self.b
         a = self.activation.f(z)
         self.a_prev, self.z, self.a = a_prev, z, a
@@ -77,7 +80,7 @@ class Dense:
         if self.g_extra:
             for k, g in self.activation.param_grads(self.z, dC_da).items():
                 self.g_extra[k][...] = g
-        return dC_da * self.activation.df(self.z, self.a)
+        return self.activation.backprop(self.z, self.a, dC_da)
 
     def accumulate(self, delta: np.ndarray) -> None:
         """∂C/∂W = a_prev^T δ and ∂C/∂b = Σ_x δ into the gradient buffers (δ already carries 1/m)."""
@@ -108,6 +111,16 @@ class Network:
             # backward takes δ^L straight from the cost and never forms ∂C/∂a^L, so the
             # output activation's own parameters (PReLU slopes) would get no gradient
             raise ValueError(f"output activation {out.name} has learned parameters: hidden layers only")
+        # θ: every W and b in one flat vector (W's first), the layers' arrays being views of it,
+        # so that L2 and elementwise optimizers run as a few whole-vector operations per step
+        # (None when a layer has learned activation parameters or dtypes differ).
+        self.flat_params: np.ndarray | None = None
+        self.flat_grads: np.ndarray | None = None
+        self.flat_layout: dict[str, tuple[int, tuple[int, ...]]] = {}
+        if not any(layer.extra for layer in self.layers) and len(
+            {a.dtype for layer in self.layers for a in (layer.W, layer.b)}
+        ) == 1:
+            self._pack_parameters()
         self._params: Params = {}
         self._grads: Params = {}
         for l, layer in enumerate(self.layers, start=1):
@@ -115,7 +128,33 @@ class Network:
             self._params[f"b{l}"], self._grads[f"b{l}"] = layer.b, layer.gb
             for k in layer.extra:
                 self._params[f"{k}{l}"], self._grads[f"{k}{l}"] = layer.extra[k], layer.g_extra[k]
-        self._decay_tmp = [np.empty_like(layer.W) for layer in self.layers]
+        self._decay_tmp = [np.empty_like(layer.W) for layer in self.layers] if self.flat_params is None else []
+        if self.flat_params is not None:
+            n_W = self.flat_layout["b1"][0]  # W1..WL come first in θ
+            self._W_all, self._gW_all = self.flat_params[:n_W], self.flat_grads[:n_W]
+            self._decay_tmp_all = np.empty_like(self._W_all)
+
+    def _pack_parameters(self) -> None:
+        """Move W1..WL, b1..bL (and their gradient buffers) into the flat θ and ∂C/∂θ."""
+        names = [(f"W{l}", layer, "W", "gW") for l, layer in enumerate(self.layers, 1)]
+        names += [(f"b{l}", layer, "b", "gb") for l, layer in enumerate(self.layers, 1)]
+        offset = 0
+        for name, layer, p, _ in names:
+            shape = getattr(layer, p).shape
+            self.flat_layout[name] = (offset, shape)
+            offset += -(-math.prod(shape) // _ALIGN) * _ALIGN  # each array starts 64-byte aligned
+        dtype = self.layers[0].W.dtype
+        self.flat_params, self.flat_grads = np.zeros(offset, dtype), np.zeros(offset, dtype)
+        for name, layer, p, g in names:
+            view, gview = self.flat_view(self.flat_params, name), self.flat_view(self.flat_grads, name)
+            view[...] = getattr(layer, p)
+            setattr(layer, p, view)
+            setattr(layer, g, gview)
+
+    def flat_view(self, flat: np.ndarray, name: str) -> np.ndarray:
+        """The part of a θ-shaped flat vector that belongs to parameter ``name``, shaped like it."""
+        offset, shape = self.flat_layout[name]
+        return flat[offset : offset + math.prod(shape)].reshape(shape)
 
     # -- introspection -------------------------------------------------
     @property
@@ -163,11 +202,15 @@ class Network:
                 delta = layer.delta(dC_dout)
             layer.accumulate(delta)
             if i > 0:
-                dC_dout = delta @ layer.W.T
-        if self.l2:
-            for layer, tmp in zip(self.layers, self._decay_tmp):
-                np.multiply(layer.W, self.l2, out=tmp)
-                layer.gW += tmp
+                dC_dout = np.dot(delta, layer.W.T)
+        if self.l2:  # ∂C/∂W += (λ/n) W, for every layer at once when W's share θ
+            if self.flat_params is not None:
+                np.multiply(self._W_all, self.l2, out=self._decay_tmp_all)
+                self._gW_all += self._decay_tmp_all
+            else:
+                for layer, tmp in zip(self.layers, self._decay_tmp):
+                    np.multiply(layer.W, self.l2, out=tmp)
+                    layer.gW += tmp
         return self._grads
 
     def deltas(self) -> list[np.ndarray]:

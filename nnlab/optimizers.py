@@ -30,6 +30,9 @@ class Optimizer:
     name = "optimizer"
     #: per-parameter state slots, each initialised to zeros like the parameter
     slots: tuple[str, ...] = ()
+    #: True when the rule acts element by element (no norms, no per-name logic), so that it
+    #: may be applied to all parameters concatenated into one vector, or to pieces of it
+    elementwise = False
 
     def __init__(self, learning_rate: float) -> None:
         self.learning_rate = learning_rate
@@ -41,6 +44,15 @@ class Optimizer:
 
     def update(self, grads: Params, state: State) -> Params:
         raise NotImplementedError
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A work buffer shaped like ``like``, reused across steps (it carries nothing between them)."""
+        bufs = self.__dict__.setdefault("_buffers", {})
+        key = (like.shape, like.dtype)
+        buf = bufs.get(key)
+        if buf is None:
+            buf = bufs[key] = np.empty_like(like)
+        return buf
 
     def hyperparams(self) -> dict[str, float]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -61,6 +73,7 @@ class SGD(Optimizer):
     """θ ← θ - ε g."""
 
     name = "sgd"
+    elementwise = True
 
     def update(self, grads, state):
         state["t"] += 1
@@ -75,6 +88,7 @@ class Momentum(Optimizer):
 
     name = "momentum"
     slots = ("v",)
+    elementwise = True
 
     def __init__(self, learning_rate: float, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
@@ -90,10 +104,10 @@ class Momentum(Optimizer):
             v *= self.momentum
             v += g
             if self.nesterov:
-                g += self.momentum * v
-                updates[k] = g
+                g += np.multiply(v, self.momentum, out=self._scratch(v))
             else:
-                updates[k] = v.copy()
+                np.copyto(g, v)  # Δθ = v, in g's buffer
+            updates[k] = g
         return updates
 
 
@@ -103,6 +117,7 @@ class AdaGrad(Optimizer):
 
     name = "adagrad"
     slots = ("r",)
+    elementwise = True
 
     def __init__(self, learning_rate: float, delta: float = 1e-7) -> None:
         super().__init__(learning_rate)
@@ -112,7 +127,7 @@ class AdaGrad(Optimizer):
         state["t"] += 1
         for k, g in grads.items():
             r = state[f"r.{k}"]
-            r += g * g
+            r += np.multiply(g, g, out=self._scratch(g))
             g *= -self.learning_rate
             g /= self.delta + np.sqrt(r)
         return grads
@@ -124,6 +139,7 @@ class RMSProp(Optimizer):
 
     name = "rmsprop"
     slots = ("r",)
+    elementwise = True
 
     def __init__(self, learning_rate: float, rho: float = 0.9, delta: float = 1e-6) -> None:
         super().__init__(learning_rate)
@@ -135,7 +151,9 @@ class RMSProp(Optimizer):
         for k, g in grads.items():
             r = state[f"r.{k}"]
             r *= self.rho
-            r += (1.0 - self.rho) * g * g
+            tmp = np.multiply(g, 1.0 - self.rho, out=self._scratch(g))
+            tmp *= g
+            r += tmp
             g *= -self.learning_rate
             g /= np.sqrt(self.delta + r)
         return grads
@@ -148,6 +166,7 @@ class Adam(Optimizer):
 
     name = "adam"
     slots = ("s", "r")
+    elementwise = True
 
     def __init__(
         self, learning_rate: float = 0.001, rho1: float = 0.9, rho2: float = 0.999, delta: float = 1e-8
@@ -164,10 +183,13 @@ class Adam(Optimizer):
         c2 = 1.0 - self.rho2**t
         for k, g in grads.items():
             s, r = state[f"s.{k}"], state[f"r.{k}"]
+            tmp = self._scratch(g)
             s *= self.rho1
-            s += (1.0 - self.rho1) * g
+            s += np.multiply(g, 1.0 - self.rho1, out=tmp)
             r *= self.rho2
-            r += (1.0 - self.rho2) * g * g
+            np.multiply(g, 1.0 - self.rho2, out=tmp)
+            tmp *= g
+            r += tmp
             # g is reused as the update buffer: -ε ŝ / (√r̂ + δ)
             np.sqrt(r, out=g)
             g /= math.sqrt(c2)

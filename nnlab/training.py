@@ -126,6 +126,7 @@ def train(
     )
     calls = {ev: [getattr(h, ev) for h in hooks if _overrides(h, ev)] for ev in EVENTS}
     out = net.layers[-1]
+    flat = FlatUpdate.make(net, optimizer, state.opt_state)
 
     for fn in calls["on_train_start"]:
         fn(state)
@@ -147,8 +148,11 @@ def train(
             state.grads = grads
             for fn in calls["on_gradients"]:
                 fn(state)
-            state.updates = optimizer.update(grads, state.opt_state)
-            apply_updates(net.params, state.updates)
+            if flat is not None:
+                state.updates = flat.step()
+            else:
+                state.updates = optimizer.update(grads, state.opt_state)
+                apply_updates(net.params, state.updates)
             state.step += 1
             for fn in calls["on_step_end"]:
                 fn(state)
@@ -162,6 +166,65 @@ def train(
     for fn in calls["on_train_end"]:
         fn(state)
     return state
+
+
+class FlatUpdate:
+    """θ ← θ + Δθ for an elementwise optimizer, applied to the network's flat θ.
+
+    Same arithmetic as ``optimizer.update`` per named array followed by
+    ``apply_updates`` (bit for bit), but as a few operations on the whole
+    parameter vector instead of a few per array; a large θ goes in blocks of
+    ``BLOCK`` elements so each block's g, state and θ stay in cache across the
+    rule's several passes. The optimizer state's named arrays become views of
+    one flat vector per slot (values copied in), so they stay live and
+    savable under their usual names.
+    """
+
+    BLOCK = 1 << 17
+
+    def __init__(self, net: Network, optimizer: Optimizer, opt_state: State) -> None:
+        self.net, self.optimizer, self.opt_state = net, optimizer, opt_state
+        n = len(net.flat_params)
+        self.flat_state: dict[str, np.ndarray] = {}
+        for slot in optimizer.slots:
+            buf = np.zeros_like(net.flat_params)
+            for k in net.params:
+                view = net.flat_view(buf, k)
+                view[...] = opt_state[f"{slot}.{k}"]
+                opt_state[f"{slot}.{k}"] = view
+            self.flat_state[slot] = buf
+        self.blocks = [slice(i, min(i + self.BLOCK, n)) for i in range(0, n, self.BLOCK)]
+        # Δθ is left in the gradient buffer (the built-in rules reuse it), seen by name like the grads
+        self.updates: Params = {k: net.flat_view(net.flat_grads, k) for k in net.params}
+
+    @classmethod
+    def make(cls, net: Network, optimizer: Optimizer, opt_state: State) -> "FlatUpdate | None":
+        """A FlatUpdate when the network has a flat θ and the optimizer and its state allow it, else None."""
+        if net.flat_params is None or not getattr(optimizer, "elementwise", False):
+            return None
+        slots = [f"{slot}.{k}" for slot in optimizer.slots for k in net.params]
+        if set(opt_state) != set(slots) | {"t"}:
+            return None
+        for slot in optimizer.slots:
+            for k, p in net.params.items():
+                a = opt_state[f"{slot}.{k}"]
+                if not isinstance(a, np.ndarray) or a.shape != p.shape:
+                    return None
+        return cls(net, optimizer, opt_state)
+
+    def step(self) -> Params:
+        t = self.opt_state["t"]
+        g, theta = self.net.flat_grads, self.net.flat_params
+        for block in self.blocks:
+            # each block is one call of the ordinary rule, on a copy of the step count t
+            state = {f"{slot}.θ": buf[block] for slot, buf in self.flat_state.items()}
+            state["t"] = t.copy()
+            u = self.optimizer.update({"θ": g[block]}, state)["θ"]
+            theta[block] += u
+            if u.base is not g:  # a rule that returned a new array: keep Δθ where ``updates`` looks
+                g[block] = u
+        t[...] = state["t"]
+        return self.updates
 
 
 def _overrides(hook: Hook, event: str) -> bool:
