@@ -1,0 +1,482 @@
+"""The one reader of run directories and sweep directories (format 1).
+
+The contract is docs/run-directory.md. ``nnlab plot``, ``nnlab report`` and
+``nnlab sweep`` read runs only through this module; nothing here trains,
+recomputes or unpickles anything (CSV, JSON and YAML only).
+
+    run = load_run("runs/20261123-004330-quickstart")
+    run.metrics["validation_accuracy"]            # float array, one per epoch row
+    epochs, steps, values = run.gradients["delta_norm"][1]   # layer 1
+    run.summary["best"]["epoch"]                   # None while a run is unfinished
+
+Missing optional files (an instrument switched off: no or empty
+``gradients.csv``/``activations.csv``; no ``summary.json`` while a run is
+still going) give empty tables or ``None``, never an error. A folder that is
+not a run directory, or one of an unknown format, is a ``UserError``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple
+
+import numpy as np
+
+from nnlab.errors import UserError
+
+FORMAT = 1
+SWEEP_FORMAT = 1
+METRICS_COLUMNS = (
+    "epoch",
+    "step",
+    "seconds",
+    "train_loss",
+    "train_accuracy",
+    "validation_loss",
+    "validation_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "lr",
+)
+LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value")
+
+
+class Series(NamedTuple):
+    """One layer's values of one quantity, in file order: unpacks as ``epochs, steps, values``."""
+
+    epochs: np.ndarray  # completed epochs at the row (int)
+    steps: np.ndarray  # optimizer steps taken so far (int)
+    values: np.ndarray  # float, NaN where the cell was empty or "nan"
+
+
+#: quantity -> layer (1..L) -> Series
+LongTable = dict[str, dict[int, Series]]
+
+
+@dataclass
+class Run:
+    """Everything a run directory holds that the readers use."""
+
+    path: Path
+    meta: dict[str, Any]
+    config: dict[str, Any]
+    metrics: dict[str, np.ndarray]
+    gradients: LongTable
+    activations: LongTable
+    summary: dict[str, Any] | None
+    overrides: list[str] = field(default_factory=list)
+
+    # --- identity -----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.config.get("name") or self.path.name)
+
+    @property
+    def status(self) -> str:
+        return str((self.summary or {}).get("status") or self.meta.get("status") or "unknown")
+
+    @property
+    def seed(self) -> int | None:
+        seed = self.meta.get("seed")
+        if seed is None:
+            seed = (self.config.get("training") or {}).get("seed")
+        return seed
+
+    # --- shape of the network -----------------------------------------------
+    @property
+    def sizes(self) -> list[int] | None:
+        sizes = (self.config.get("model") or {}).get("sizes")
+        return list(sizes) if sizes else None
+
+    @property
+    def n_layers(self) -> int:
+        """L: the number of weight layers (the output layer's index)."""
+        if self.sizes:
+            return len(self.sizes) - 1
+        layers = [l for table in (self.gradients, self.activations) for q in table.values() for l in q]
+        return max(layers, default=0)
+
+    @property
+    def hidden_layers(self) -> list[int]:
+        return list(range(1, self.n_layers))
+
+    def layer_label(self, layer: int) -> str:
+        return layer_label(layer, self.n_layers)
+
+    # --- metrics --------------------------------------------------------------
+    @property
+    def epochs(self) -> np.ndarray:
+        return self.metrics.get("epoch", np.array([], dtype=float))
+
+    def has_metric(self, column: str) -> bool:
+        col = self.metrics.get(column)
+        return col is not None and bool(np.any(~np.isnan(col)))
+
+    @property
+    def steps_per_epoch(self) -> float | None:
+        """Optimizer steps per epoch, from consecutive metrics rows (None if unknown)."""
+        ep, st = self.metrics.get("epoch"), self.metrics.get("step")
+        if ep is None or st is None or len(ep) < 2:
+            return None
+        d_ep, d_st = np.diff(ep), np.diff(st)
+        ok = d_ep > 0
+        if not np.any(ok):
+            return None
+        return float(np.median(d_st[ok] / d_ep[ok]))
+
+    def best_epoch(self) -> int | None:
+        """summary best.epoch; for an unfinished run the earliest epoch ≥ 1 of highest validation accuracy."""
+        best = (self.summary or {}).get("best") or {}
+        if best.get("epoch") is not None:
+            return int(best["epoch"])
+        ep, acc = self.metrics.get("epoch"), self.metrics.get("validation_accuracy")
+        if ep is None or acc is None:
+            return None
+        ok = (ep >= 1) & ~np.isnan(acc)
+        if not np.any(ok):
+            return None
+        idx = np.flatnonzero(ok)
+        return int(ep[idx[np.argmax(acc[idx])]])
+
+    def metric_at(self, column: str, epoch: int | None) -> float | None:
+        """The metrics.csv value of ``column`` at ``epoch`` (the last such row), or None."""
+        if epoch is None or column not in self.metrics:
+            return None
+        rows = np.flatnonzero(self.epochs == epoch)
+        if len(rows) == 0:
+            return None
+        v = float(self.metrics[column][rows[-1]])
+        return None if math.isnan(v) else v
+
+    @property
+    def final_epoch(self) -> int | None:
+        final = (self.summary or {}).get("final") or {}
+        if final.get("epoch") is not None:
+            return int(final["epoch"])
+        return int(self.epochs[-1]) if len(self.epochs) else None
+
+    def result(self, part: str, column: str) -> float | None:
+        """``part`` ("final" or "best") value of ``column``: summary.json, else metrics.csv."""
+        s = ((self.summary or {}).get(part) or {}).get(column)
+        if s is not None:
+            return float(s)
+        epoch = self.final_epoch if part == "final" else self.best_epoch()
+        return self.metric_at(column, epoch)
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """summary wall_seconds, else the sum of metrics ``seconds`` (training steps only)."""
+        w = (self.summary or {}).get("wall_seconds")
+        if w is not None:
+            return float(w)
+        sec = self.metrics.get("seconds")
+        if sec is not None and np.any(~np.isnan(sec)):
+            return float(np.nansum(sec))
+        return None
+
+    # --- long tables --------------------------------------------------------
+    def layer_values(self, table: str, quantity: str, at: str = "initial") -> dict[int, float]:
+        """layer -> value of ``quantity`` at the first ("initial") or last ("final") recorded row.
+
+        "initial" is only the rows at step 0 (at initialization); a resumed or
+        truncated file without them gives ``{}``.
+        """
+        data = getattr(self, table).get(quantity, {})
+        out: dict[int, float] = {}
+        for layer, s in sorted(data.items()):
+            if len(s.values) == 0:
+                continue
+            if at == "initial":
+                rows = np.flatnonzero(s.steps == 0)
+                if len(rows):
+                    out[layer] = float(s.values[rows[0]])
+            elif at == "final":
+                out[layer] = float(s.values[-1])
+            else:
+                raise ValueError(f"at must be 'initial' or 'final', not {at!r}")
+        return out
+
+    def delta_norms(self, at: str = "initial") -> dict[int, float]:
+        """layer -> ||δ^l|| at initialization or at the last recorded step (gradients.csv)."""
+        return self.layer_values("gradients", "delta_norm", at)
+
+
+def layer_label(layer: int, n_layers: int) -> str:
+    """ "hidden layer l" for l < L, "output layer" for L."""
+    return "output layer" if layer == n_layers else f"hidden layer {layer}"
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def is_run_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / "meta.json").is_file()
+
+
+def is_sweep_dir(path: str | Path) -> bool:
+    path = Path(path)
+    return path.is_dir() and (path / "sweep.json").is_file()
+
+
+def not_a_run(path: str | Path) -> UserError:
+    return UserError(
+        f"{path}: not a run directory (no meta.json); give a folder written by `nnlab train`"
+        " (runs/<stamp>-<name>/), a sweep folder or a folder holding runs"
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def _float(cell: str) -> float:
+    cell = cell.strip()
+    if not cell:
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return math.nan
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows; a missing or empty file is ``([], [])``; rows of the wrong width are dropped."""
+    if not path.is_file():
+        return [], []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header:
+                return [], []
+            header = [h.strip() for h in header]
+            rows = [r for r in reader if len(r) == len(header)]
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
+    return header, rows
+
+
+def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
+    """metrics.csv as column -> float array (empty cells NaN); ``{}`` if absent."""
+    header, rows = _read_csv(Path(path))
+    if not header:
+        return {}
+    cols = {h: np.array([_float(r[i]) for r in rows], dtype=float) for i, h in enumerate(header)}
+    return cols
+
+
+def read_long(path: str | Path) -> LongTable:
+    """gradients.csv / activations.csv as quantity -> layer -> Series; ``{}`` if absent or empty."""
+    path = Path(path)
+    header, rows = _read_csv(path)
+    if not header:
+        return {}
+    missing = [c for c in LONG_COLUMNS if c not in header]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(LONG_COLUMNS)}")
+    i_step, i_epoch, i_layer, i_q, i_v = (header.index(c) for c in LONG_COLUMNS)
+    acc: dict[str, dict[int, tuple[list[int], list[int], list[float]]]] = {}
+    for r in rows:
+        try:
+            step, epoch, layer = int(float(r[i_step])), int(float(r[i_epoch])), int(float(r[i_layer]))
+        except ValueError:
+            continue
+        e, s, v = acc.setdefault(r[i_q].strip(), {}).setdefault(layer, ([], [], []))
+        e.append(epoch)
+        s.append(step)
+        v.append(_float(r[i_v]))
+    return {
+        q: {
+            layer: Series(np.array(e, dtype=int), np.array(s, dtype=int), np.array(v, dtype=float))
+            for layer, (e, s, v) in sorted(layers.items())
+        }
+        for q, layers in acc.items()
+    }
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory (any status: running, completed, failed, ...)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such directory")
+    if not (path / "meta.json").is_file():
+        raise not_a_run(path)
+    meta = _read_json(path / "meta.json")
+    if not isinstance(meta, dict):
+        raise UserError(f"{path}/meta.json: expected a JSON object")
+    fmt = meta.get("format")
+    if fmt != FORMAT:
+        raise UserError(
+            f"{path}: run directory format {fmt!r} is not supported; this nnlab reads format {FORMAT}"
+        )
+    config: dict[str, Any] = {}
+    if (path / "config.yaml").is_file():
+        import yaml
+
+        try:
+            config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise UserError(f"{path}/config.yaml: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(config, dict):
+            raise UserError(f"{path}/config.yaml: expected a mapping")
+    summary = _read_json(path / "summary.json") if (path / "summary.json").is_file() else None
+    overrides = _read_json(path / "overrides.json") if (path / "overrides.json").is_file() else []
+    return Run(
+        path=path,
+        meta=meta,
+        config=config,
+        metrics=read_metrics(path / "metrics.csv"),
+        gradients=read_long(path / "gradients.csv"),
+        activations=read_long(path / "activations.csv"),
+        summary=summary if isinstance(summary, dict) else None,
+        overrides=list(overrides) if isinstance(overrides, list) else [],
+    )
+
+
+# --- sweeps -------------------------------------------------------------------
+
+
+@dataclass
+class Member:
+    """One sweep member: its id, grid point (dotted key -> value), seed and run."""
+
+    id: str
+    point: dict[str, Any]
+    seed: int | None
+    run: Run
+
+    @property
+    def label(self) -> str:
+        return point_label(self.point)
+
+
+@dataclass
+class Sweep:
+    path: Path
+    spec: dict[str, Any]  # sweep.json
+    members: list[Member]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (member id, why)
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.get("name") or self.path.name)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.spec.get("keys") or [])
+
+    @property
+    def runs(self) -> list[Run]:
+        return [m.run for m in self.members]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep directory; members whose folder is missing or unfinished (no summary.json) are skipped."""
+    path = Path(path)
+    if not is_sweep_dir(path):
+        raise UserError(f"{path}: not a sweep directory (no sweep.json)")
+    spec = _read_json(path / "sweep.json")
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}/sweep.json: expected a JSON object")
+    fmt = spec.get("format")
+    if fmt != SWEEP_FORMAT:
+        raise UserError(
+            f"{path}: sweep directory format {fmt!r} is not supported; this nnlab reads format {SWEEP_FORMAT}"
+        )
+    members: list[Member] = []
+    skipped: list[tuple[str, str]] = []
+    for i, m in enumerate(spec.get("members") or []):
+        mid = str(m.get("id", f"#{i}"))
+        d = path / str(m.get("dir") or Path("members") / mid)
+        if not is_run_dir(d):
+            skipped.append((mid, "no run directory"))
+            continue
+        if not (d / "summary.json").is_file():
+            skipped.append((mid, "unfinished (no summary.json)"))
+            continue
+        try:
+            run = load_run(d)
+        except UserError as e:
+            skipped.append((mid, str(e)))
+            continue
+        seed = m.get("seed", run.seed)
+        members.append(Member(mid, dict(m.get("point") or {}), seed, run))
+    return Sweep(path, spec, members, skipped)
+
+
+def find_runs(path: str | Path) -> list[Path]:
+    """Run directories at ``path``: itself, a sweep's finished members, or the runs directly inside a folder."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such file or directory")
+    if is_run_dir(path):
+        return [path]
+    if is_sweep_dir(path):
+        return [m.run.path for m in load_sweep(path).members]
+    if path.is_dir():
+        runs = sorted(p for p in path.iterdir() if is_run_dir(p))
+        if runs:
+            return runs
+    raise not_a_run(path)
+
+
+# --- configuration keys (what differs between runs) -----------------------------
+
+
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"model": {"sizes": [...]}} -> {"model.sizes": [...]} (lists stay values)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+#: keys that never define a configuration (they name or place a run, or are the seed)
+IDENTITY_KEYS = ("name", "training.seed", "output.runs_dir", "output.checkpoint_every", "data.path")
+
+
+def differing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -> list[str]:
+    """Dotted config keys whose values differ between ``runs`` (seed and naming keys ignored)."""
+    flats = [flatten(r.config) for r in runs]
+    if len(flats) < 2:
+        return []
+    ignore = set(ignore)
+    keys = sorted({k for f in flats for k in f} - ignore)
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+
+
+def config_value(run: Run, key: str) -> Any:
+    return flatten(run.config).get(key)
+
+
+def format_value(key: str, value: Any) -> str:
+    """A config value as a short label: model.sizes [784, 30, 10] -> "784-30-10"."""
+    if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
+        return "-".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def point_label(point: dict[str, Any]) -> str:
+    """One configuration's label: "784-30-10" for one key, "k1=v1, k2=v2" for several."""
+    if not point:
+        return "all runs"
+    if len(point) == 1:
+        (k, v), = point.items()
+        return format_value(k, v)
+    return ", ".join(f"{k.split('.')[-1]}={format_value(k, v)}" for k, v in point.items())

@@ -1,0 +1,136 @@
+"""nnlab.results: the reader of run and sweep directories (docs/run-directory.md)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nnlab.errors import UserError
+from nnlab.results import (
+    differing_keys,
+    find_runs,
+    is_run_dir,
+    is_sweep_dir,
+    load_run,
+    load_sweep,
+    point_label,
+)
+from synthetic_runs import delta, val_acc, write_run, write_sweep
+
+
+def test_metrics_columns_match_csv(tmp_path):
+    run = load_run(write_run(tmp_path / "r"))
+    with open(tmp_path / "r" / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(run.metrics) == list(rows[0])
+    for col, values in run.metrics.items():
+        assert values.dtype == float and len(values) == len(rows) == 5
+        for v, row in zip(values, rows):
+            if row[col] == "":
+                assert math.isnan(v)
+            else:
+                assert v == float(row[col])
+    assert math.isnan(run.metrics["train_accuracy"][2])  # the empty cell
+
+
+def test_long_tables(tmp_path):
+    run = load_run(write_run(tmp_path / "r"))
+    assert set(run.gradients) == {"delta_norm", "weight_grad_norm", "batch_grad_norm", "update_ratio"}
+    assert sorted(run.gradients["delta_norm"]) == [1, 2, 3, 4]
+    epochs, steps, values = run.gradients["delta_norm"][2]
+    assert epochs.tolist() == [0, 1, 2, 3, 4]
+    assert steps.tolist() == [0, 50, 100, 150, 200]
+    assert values.tolist() == [delta(2, e) for e in range(5)]
+    assert run.gradients["update_ratio"][3].epochs.tolist() == [1, 2, 3, 4]
+    assert set(run.activations) == {"mean", "saturated_fraction"}
+    assert run.delta_norms("initial") == {l: delta(l, 0) for l in range(1, 5)}
+    assert run.delta_norms("final") == {l: delta(l, 4) for l in range(1, 5)}
+
+
+def test_run_properties(tmp_path):
+    run = load_run(write_run(tmp_path / "r", best=3))
+    assert run.name == "synthetic" and run.status == "completed" and run.seed == 0
+    assert run.n_layers == 4 and run.hidden_layers == [1, 2, 3]
+    assert run.layer_label(1) == "hidden layer 1" and run.layer_label(4) == "output layer"
+    assert run.best_epoch() == 3 and run.final_epoch == 4
+    assert run.result("best", "validation_accuracy") == val_acc(3, 3)
+    assert run.result("final", "test_accuracy") == round(val_acc(4, 3) - 0.02, 6)
+    assert run.steps_per_epoch == 50
+    assert run.wall_seconds == 12.5
+
+
+def test_unfinished_run_falls_back_to_metrics(tmp_path):
+    run = load_run(write_run(tmp_path / "r", best=2, summary=False))
+    assert run.summary is None
+    assert run.best_epoch() == 2  # earliest epoch of the highest validation accuracy
+    assert run.result("best", "validation_accuracy") == val_acc(2, 2)
+    assert run.wall_seconds == pytest.approx(sum(0.25 + 0.01 * e for e in range(1, 5)))
+
+
+def test_instruments_off(tmp_path):
+    run = load_run(write_run(tmp_path / "r", gradients=False, batch_stats=False, activations=False))
+    assert run.gradients == {} and run.activations == {}  # no gradients.csv; header-only activations.csv
+    assert run.delta_norms() == {}
+    assert run.n_layers == 4
+
+
+def test_not_a_run_dir(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError) as e:
+        load_run(tmp_path / "empty")
+    assert str(e.value).startswith(f"{tmp_path / 'empty'}: not a run directory (no meta.json); ")
+    with pytest.raises(UserError, match="not a run directory"):
+        find_runs(tmp_path / "empty")
+    with pytest.raises(UserError, match="no such"):
+        load_run(tmp_path / "nope")
+    assert not is_run_dir(tmp_path / "empty") and not is_sweep_dir(tmp_path / "empty")
+
+
+def test_unknown_format(tmp_path):
+    with pytest.raises(UserError) as e:
+        load_run(write_run(tmp_path / "r", fmt=7))
+    assert "format 7" in str(e.value) and "format 1" in str(e.value)
+
+
+def test_find_runs(tmp_path):
+    a = write_run(tmp_path / "runs" / "a")
+    b = write_run(tmp_path / "runs" / "b")
+    (tmp_path / "runs" / "README.md").write_text("x")
+    assert find_runs(a) == [a]
+    assert find_runs(tmp_path / "runs") == [a, b]
+
+
+def test_sweep(tmp_path):
+    path = write_sweep(tmp_path / "s", depths=(1, 2), seeds=(0, 1), missing=("m001",), unfinished=("m002",))
+    assert is_sweep_dir(path) and not is_run_dir(path)
+    sweep = load_sweep(path)
+    assert sweep.name == "depth" and sweep.keys == ["model.sizes"]
+    assert [m.id for m in sweep.members] == ["m000", "m003"]
+    assert dict(sweep.skipped) == {"m001": "no run directory", "m002": "unfinished (no summary.json)"}
+    m = sweep.members[1]
+    assert m.point == {"model.sizes": [784, 30, 30, 10]} and m.seed == 1 and m.label == "784-30-30-10"
+    assert m.run.n_layers == 3
+    assert find_runs(path) == [path / "members" / "m000", path / "members" / "m003"]
+
+
+def test_differing_keys(tmp_path):
+    a = load_run(write_run(tmp_path / "a", seed=0))
+    b = load_run(write_run(tmp_path / "b", seed=1, name="other"))
+    c = load_run(write_run(tmp_path / "c", config_extra={"optimizer.learning_rate": 0.1}))
+    assert differing_keys([a, b]) == []
+    assert differing_keys([a, b, c]) == ["optimizer.learning_rate"]
+    assert point_label({"optimizer.learning_rate": 0.1, "model.sizes": [784, 10]}) == "learning_rate=0.1, sizes=784-10"
+
+
+def test_reads_no_pickle(tmp_path):
+    """weights.npz etc. are never opened: a run is read from CSV, JSON and YAML only."""
+    path = write_run(tmp_path / "r")
+    (path / "weights.npz").write_bytes(b"not an npz")
+    run = load_run(path)
+    assert run.summary["best"]["epoch"] == 3
+    json.dumps(run.meta)
+    assert isinstance(run.metrics["epoch"], np.ndarray)
