@@ -190,12 +190,12 @@ class Adam(Optimizer):
             np.multiply(g, 1.0 - self.rho2, out=tmp)
             tmp *= g
             r += tmp
-            # g is reused as the update buffer: -ε ŝ / (√r̂ + δ)
+            # g is reused as the update buffer: -ε ŝ / (√r̂ + δ) = -(ε √c2 / c1) s / (√r + δ √c2),
+            # the bias corrections folded into two scalars (one pass over the arrays fewer)
             np.sqrt(r, out=g)
-            g /= math.sqrt(c2)
-            g += self.delta
+            g += self.delta * math.sqrt(c2)
             np.divide(s, g, out=g)
-            g *= -self.learning_rate / c1
+            g *= -self.learning_rate * math.sqrt(c2) / c1
         return grads
 
 
