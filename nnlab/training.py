@@ -193,7 +193,12 @@ class FlatUpdate:
                 view[...] = opt_state[f"{slot}.{k}"]
                 opt_state[f"{slot}.{k}"] = view
             self.flat_state[slot] = buf
-        self.blocks = [slice(i, min(i + self.BLOCK, n)) for i in range(0, n, self.BLOCK)]
+        # per block: (g, θ, the rule's state), views made once
+        self.blocks = [
+            (net.flat_grads[i : i + self.BLOCK], net.flat_params[i : i + self.BLOCK],
+             {f"{slot}.θ": buf[i : i + self.BLOCK] for slot, buf in self.flat_state.items()})
+            for i in range(0, n, self.BLOCK)
+        ]
         # Δθ is left in the gradient buffer (the built-in rules reuse it), seen by name like the grads
         self.updates: Params = {k: net.flat_view(net.flat_grads, k) for k in net.params}
 
@@ -214,15 +219,13 @@ class FlatUpdate:
 
     def step(self) -> Params:
         t = self.opt_state["t"]
-        g, theta = self.net.flat_grads, self.net.flat_params
-        for block in self.blocks:
+        for g, theta, state in self.blocks:
             # each block is one call of the ordinary rule, on a copy of the step count t
-            state = {f"{slot}.θ": buf[block] for slot, buf in self.flat_state.items()}
             state["t"] = t.copy()
-            u = self.optimizer.update({"θ": g[block]}, state)["θ"]
-            theta[block] += u
-            if u.base is not g:  # a rule that returned a new array: keep Δθ where ``updates`` looks
-                g[block] = u
+            u = self.optimizer.update({"θ": g}, state)["θ"]
+            theta += u
+            if u.base is not g.base:  # a rule that returned a new array: keep Δθ where ``updates`` looks
+                g[...] = u
         t[...] = state["t"]
         return self.updates
 
