@@ -1,0 +1,82 @@
+"""``nnlab plot``: figures from run directories and sweep directories.
+
+Thin: reading is nnlab.results, figures are nnlab.plotting (which imports
+matplotlib only when drawing, so ``nnlab --help`` stays light).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from nnlab.cli.common import user_errors
+
+FORMATS = ("png", "svg", "pdf")
+
+
+@click.command("plot")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True, help="Figure file format.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the figures (default: RUN_DIR/plots or SWEEP_DIR/plots; ./plots for several runs or --activations alone).")
+@click.option("--activations", "activations", is_flag=True, help="Also draw every activation function of the engine and its derivative (a teaching figure).")
+@user_errors
+def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, activations: bool) -> None:
+    """Draw the figures of RUN_DIR (or compare a SWEEP_DIR's members, or several run directories).
+
+    \b
+    One run:   speed of learning (||δ^l|| per hidden layer), ||δ^l|| per layer
+               at initialization and at the end, accuracy and loss with the
+               best epoch, activation health, update-to-weight ratio.
+    Several runs or a sweep: final/best validation accuracy per configuration
+               (mean ± std over seeds) and the initial ||δ^l|| per hidden layer.
+
+    Prints the path of each figure written; a figure whose data the run lacks
+    (an instrument switched off) is skipped with a note.
+    """
+    from nnlab.errors import UserError
+    from nnlab.plotting import plot_activations, plot_comparison, plot_run
+    from nnlab.results import find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep
+
+    if not paths and not activations:
+        raise UserError("give a run directory, a sweep directory or several runs to plot (or --activations)")
+
+    written: list[Path] = []
+    notes: list[str] = []
+    if len(paths) == 1 and is_run_dir(paths[0]):
+        run = load_run(paths[0])
+        outdir = out or paths[0] / "plots"
+        w, n = plot_run(run, outdir, fmt)
+        written += w
+        notes += n
+    elif len(paths) == 1 and is_sweep_dir(paths[0]):
+        sweep = load_sweep(paths[0])
+        outdir = out or paths[0] / "plots"
+        notes += [f"sweep member {mid}: skipped, {why}" for mid, why in sweep.skipped]
+        if not sweep.members:
+            raise UserError(f"{paths[0]}: no finished members to plot yet")
+        w, n = plot_comparison(sweep, outdir, fmt)
+        written += w
+        notes += n
+    elif paths:
+        run_dirs = [d for p in paths for d in find_runs(p)]
+        runs = [load_run(d) for d in run_dirs]
+        if len(paths) == 1:
+            outdir = out or paths[0] / "plots"  # a folder holding runs
+        else:
+            outdir = out or Path("plots")
+        if len(runs) == 1:
+            w, n = plot_run(runs[0], outdir, fmt)
+        else:
+            w, n = plot_comparison(runs, outdir, fmt)
+        written += w
+        notes += n
+    else:
+        outdir = out or Path("plots")
+    if activations:
+        written += plot_activations(outdir, fmt)
+
+    for path in written:
+        click.echo(str(path))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)

@@ -1,0 +1,83 @@
+"""Figures from run and sweep directories (``nnlab plot``).
+
+Build, then draw: ``nnlab.plotting.figures`` turns a ``Run`` into
+``FigureSpec``s (the plotted numbers, no matplotlib), ``nnlab.plotting.draw``
+draws them with matplotlib's Agg canvas. Importing this package does not
+import matplotlib; drawing does.
+
+    from nnlab.results import load_run
+    from nnlab.plotting import plot_run
+    written, notes = plot_run(load_run("runs/..."), "runs/.../plots")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from nnlab.errors import UserError
+from nnlab.plotting.figures import (
+    COMPARE_FIGURES,
+    RUN_FIGURES,
+    Group,
+    activation_functions,
+    group_runs,
+    group_sweep,
+)
+from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
+from nnlab.results import Run, Sweep
+
+FORMATS = ("png", "svg", "pdf")
+
+__all__ = [
+    "FORMATS", "FigureSpec", "Panel", "Series", "SkipFigure", "RUN_FIGURES", "COMPARE_FIGURES",
+    "run_specs", "compare_specs", "plot_run", "plot_comparison", "plot_activations", "write_specs",
+]
+
+
+def _collect(builders: Iterable[tuple[str, Callable[[], FigureSpec]]]) -> tuple[list[FigureSpec], list[str]]:
+    specs, notes = [], []
+    for _name, build in builders:
+        try:
+            specs.append(build())
+        except SkipFigure as skip:
+            notes.append(str(skip))
+    return specs, notes
+
+
+def run_specs(run: Run) -> tuple[list[FigureSpec], list[str]]:
+    """Every figure of one run that its data allows, and a note per skipped figure."""
+    return _collect((name, lambda f=f: f(run)) for name, f in RUN_FIGURES.items())
+
+
+def compare_specs(keys: Sequence[str], groups: Sequence[Group]) -> tuple[list[FigureSpec], list[str]]:
+    return _collect((name, lambda f=f: f(keys, groups)) for name, f in COMPARE_FIGURES.items())
+
+
+def write_specs(specs: Sequence[FigureSpec], outdir: str | Path, fmt: str = "png") -> list[Path]:
+    """Draw and save each spec as ``outdir/<name>.<fmt>``; the paths written."""
+    from nnlab.plotting.draw import draw, save
+
+    if fmt not in FORMATS:
+        raise UserError(f"unknown figure format {fmt!r}; valid: {', '.join(FORMATS)}")
+    outdir = Path(outdir)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{outdir}: cannot create the plots folder ({e.strerror or e})") from None
+    return [save(draw(spec), outdir / f"{spec.name}.{fmt}") for spec in specs]
+
+
+def plot_run(run: Run, outdir: str | Path, fmt: str = "png") -> tuple[list[Path], list[str]]:
+    specs, notes = run_specs(run)
+    return write_specs(specs, outdir, fmt), notes
+
+
+def plot_comparison(runs: Sequence[Run] | Sweep, outdir: str | Path, fmt: str = "png") -> tuple[list[Path], list[str]]:
+    keys, groups = group_sweep(runs) if isinstance(runs, Sweep) else group_runs(runs)
+    specs, notes = compare_specs(keys, groups)
+    return write_specs(specs, outdir, fmt), notes
+
+
+def plot_activations(outdir: str | Path, fmt: str = "png") -> list[Path]:
+    return write_specs([activation_functions()], outdir, fmt)

@@ -1,0 +1,84 @@
+"""Drawing a FigureSpec with matplotlib (Agg, headless; no pyplot global state)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from nnlab.plotting.spec import FigureSpec, Panel
+
+FORMATS = ("png", "svg", "pdf")
+DPI = 110
+
+
+def draw(spec: FigureSpec):
+    """The matplotlib Figure of ``spec`` (every value drawn comes from the spec).
+
+    The figure gets its own Agg canvas: headless, and the global backend and
+    pyplot's figure list are left alone.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    n = len(spec.panels)
+    ncols = spec.ncols or min(n, 2)
+    nrows = math.ceil(n / ncols)
+    w, h = spec.panel_size
+    fig = Figure(figsize=(w * ncols, h * nrows + (0.4 if spec.title else 0)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=spec.sharey)
+    for i, ax in enumerate(axes.flat):
+        if i < n:
+            _draw_panel(ax, spec.panels[i])
+        else:
+            ax.set_visible(False)
+    if spec.title:
+        fig.suptitle(spec.title, fontsize="large")
+    return fig
+
+
+def _draw_panel(ax, p: Panel) -> None:
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    for s in p.series:
+        x, y = np.asarray(s.x, dtype=float), np.asarray(s.y, dtype=float)
+        if s.kind == "line":
+            ax.plot(x, y, label=s.label, **{"marker": "o" if len(x) <= 40 else None, "markersize": 3, **s.style})
+        elif s.kind == "errorbar":
+            ax.errorbar(x, y, yerr=s.yerr, label=s.label, **{"marker": "o", "capsize": 4, **s.style})
+        elif s.kind == "scatter":
+            ax.scatter(x, y, label=s.label, **{"s": 14, **s.style})
+        elif s.kind == "bar":
+            bars = ax.bar(x, y, label=s.label, **s.style)
+            if p.bar_labels:
+                ax.bar_label(bars, labels=[f"{v:.3g}" if np.isfinite(v) else "" for v in y], padding=2, fontsize="small")
+        else:
+            raise ValueError(f"unknown series kind {s.kind!r}")
+    for xv, label in p.vlines:
+        ax.axvline(xv, color="0.3", linestyle="--", linewidth=1, label=label)
+    if p.logy:
+        ax.set_yscale("log")
+        if any(s.kind == "bar" for s in p.series):
+            ax.margins(y=0.15)
+    if p.percent_y:
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    if p.ylim:
+        ax.set_ylim(*p.ylim)
+    if p.xticks is not None:
+        ax.set_xticks([t for t, _ in p.xticks], [lab for _, lab in p.xticks])
+    elif p.integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(p.title)
+    ax.set_xlabel(p.xlabel)
+    ax.set_ylabel(p.ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    if any(s.label for s in p.series) or p.vlines:
+        ax.legend(fontsize="small", title=p.legend_title, title_fontsize="small")
+
+
+def save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    return path

@@ -1,0 +1,362 @@
+"""The figures, as FigureSpecs built from what a run directory recorded.
+
+Each builder takes a ``Run`` (or several) and returns a ``FigureSpec`` whose
+series are the CSV values themselves (no smoothing, no recomputation), or
+raises ``SkipFigure`` with a note when the run lacks the data (an
+instrument switched off). No matplotlib here; see ``draw``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
+from nnlab.results import (
+    Run,
+    Sweep,
+    Series as LayerSeries,
+    config_value,
+    differing_keys,
+    layer_label,
+    point_label,
+)
+
+DELTA_LABEL = "‖δˡ‖ = ‖∂C/∂bˡ‖ (probe-set mean gradient)"
+EPOCH_LABEL = "epoch (passes over the training set)"
+
+
+def _title(run: Run) -> str:
+    sizes = "-".join(str(s) for s in run.sizes) if run.sizes else "?"
+    act = (run.config.get("model") or {}).get("activation")
+    return f"{run.name}: {sizes}" + (f", {act}" if act else "")
+
+
+def _hidden(n: int) -> str:
+    return f"{n} hidden layer" + ("" if n == 1 else "s")
+
+
+def _x(run: Run, s: LayerSeries) -> tuple[np.ndarray, bool]:
+    """x values of a long-format series: its epochs, or fractional epochs (step / steps per epoch)
+    when it has several rows per epoch (``instruments.gradients_every_steps``)."""
+    if len(np.unique(s.epochs)) == len(s.epochs):
+        return s.epochs.astype(float), True
+    spe = run.steps_per_epoch
+    if spe:
+        return s.steps / spe, False
+    return s.steps.astype(float), False
+
+
+def _no_data(what: str, quantity: str, table: str, switch: str) -> SkipFigure:
+    return SkipFigure(f"{what}: skipped, the run has no {quantity} rows in {table} ({switch} off?)")
+
+
+# --- one run ---------------------------------------------------------------
+
+
+def speed_of_learning(run: Run) -> FigureSpec:
+    """||δ^l|| of each hidden layer against epoch, log y (Nielsen's chapter-5 figure)."""
+    data = run.gradients.get("delta_norm", {})
+    hidden = [l for l in run.hidden_layers if l in data and len(data[l].values)]
+    if not hidden:
+        if not run.hidden_layers:
+            raise SkipFigure("speed of learning: skipped, the network has no hidden layer")
+        raise _no_data("speed of learning", "delta_norm", "gradients.csv", "instruments.gradients")
+    series, whole = [], True
+    for l in hidden:
+        x, w = _x(run, data[l])
+        whole &= w
+        series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+    n = len(run.hidden_layers)
+    panel = Panel(
+        title=f"Speed of learning: {_hidden(n)}",
+        xlabel=EPOCH_LABEL,
+        ylabel=DELTA_LABEL,
+        series=series,
+        logy=True,
+        integer_x=whole,
+    )
+    return FigureSpec("speed_of_learning", _title(run), [panel], ncols=1, panel_size=(7.0, 4.8))
+
+
+def gradient_norms(run: Run) -> FigureSpec:
+    """Bar charts of ||δ^l|| per layer at initialization and at the end of training (log axis)."""
+    data = run.gradients.get("delta_norm", {})
+    if not data:
+        raise _no_data("gradient norms", "delta_norm", "gradients.csv", "instruments.gradients")
+    L = run.n_layers
+    panels = []
+    for at, title in (("initial", "at initialization (epoch 0)"), ("final", "at the end of training")):
+        values = run.delta_norms(at)
+        if not values:
+            continue
+        layers = sorted(values)
+        if at == "final":
+            last = max(int(data[l].epochs[-1]) for l in layers)
+            title = f"at the end of training (epoch {last})"
+        ticks = [(l, "output" if l == L else f"hidden {l}") for l in layers]
+        panels.append(
+            Panel(
+                title=f"‖δˡ‖ per layer {title}",
+                xlabel="layer",
+                ylabel=DELTA_LABEL,
+                series=[Series(None, np.array(layers, dtype=float), np.array([values[l] for l in layers]), kind="bar",
+                               style={"color": "C0" if at == "initial" else "C1"})],
+                logy=True,
+                xticks=ticks,
+                bar_labels=True,
+            )
+        )
+    if not panels:
+        raise _no_data("gradient norms", "delta_norm", "gradients.csv", "instruments.gradients")
+    return FigureSpec("gradient_norms", _title(run), panels, ncols=len(panels), sharey=len(panels) > 1)
+
+
+def accuracy(run: Run) -> FigureSpec:
+    """Training, validation and test accuracy and loss against epoch, with the best epoch marked."""
+    ep = run.metrics.get("epoch")
+    if ep is None or len(ep) == 0:
+        raise SkipFigure("accuracy: skipped, metrics.csv has no rows")
+    best = run.best_epoch()
+    vlines = [(float(best), f"best epoch ({best})")] if best is not None else []
+    panels = []
+    for kind, ylabel, pct in (
+        ("accuracy", "accuracy (% classified correctly)", True),
+        ("loss", "loss (mean cost per example + L2 term)", False),
+    ):
+        series = [
+            Series(name, ep, run.metrics[f"{name}_{kind}"])
+            for name in ("train", "validation", "test")
+            if run.has_metric(f"{name}_{kind}")
+        ]
+        if not series:
+            continue
+        if kind == "accuracy" and best is not None:
+            acc = run.metric_at("validation_accuracy", best)
+            if acc is not None:
+                series.append(Series(None, np.array([float(best)]), np.array([acc]), kind="scatter",
+                                     style={"color": "black", "zorder": 5, "marker": "*", "s": 120}))
+        vals = np.concatenate([s.y for s in series])
+        vals = vals[np.isfinite(vals)]
+        panels.append(
+            Panel(
+                title=kind.capitalize() if kind == "loss" else "Accuracy",
+                xlabel=EPOCH_LABEL,
+                ylabel=ylabel,
+                series=series,
+                percent_y=pct,
+                logy=(kind == "loss" and len(vals) > 0 and bool(np.all(vals > 0))),
+                integer_x=True,
+                vlines=vlines,
+            )
+        )
+    if not panels:
+        raise SkipFigure("accuracy: skipped, metrics.csv has no accuracy or loss values")
+    return FigureSpec("accuracy", _title(run), panels)
+
+
+HEALTH = {
+    "saturated_fraction": ("Saturated units", "saturated fraction (f′(z) < 1% of its max)"),
+    "dead_fraction": ("Dead units", "dead fraction (f′(z) = 0 on every probe example)"),
+}
+
+
+def activation_health(run: Run) -> FigureSpec:
+    """Saturated (sigmoid/tanh-like) or dead (ReLU-like) fraction of each layer's units against epoch."""
+    panels = []
+    for q, (title, ylabel) in HEALTH.items():
+        data = run.activations.get(q, {})
+        if not data:
+            continue
+        series, whole = [], True
+        for l in sorted(data):
+            x, w = _x(run, data[l])
+            whole &= w
+            series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+        panels.append(Panel(f"{title} per layer", EPOCH_LABEL, ylabel, series, percent_y=True,
+                            ylim=(-0.02, 1.02), integer_x=whole))
+    if not panels:
+        raise _no_data("activation health", "saturated_fraction/dead_fraction", "activations.csv",
+                       "instruments.activations")
+    return FigureSpec("activation_health", _title(run), panels)
+
+
+def update_ratio(run: Run) -> FigureSpec:
+    """||ΔW^l|| / ||W^l|| per layer against epoch (log y)."""
+    data = run.gradients.get("update_ratio", {})
+    if not data:
+        raise _no_data("update ratio", "update_ratio", "gradients.csv", "instruments.batch_stats")
+    series, whole = [], True
+    for l in sorted(data):
+        x, w = _x(run, data[l])
+        whole &= w
+        series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+    panel = Panel(
+        "Update-to-weight ratio per layer",
+        EPOCH_LABEL,
+        "‖ΔWˡ‖ / ‖Wˡ‖ per step (epoch mean, dimensionless)",
+        series,
+        logy=True,
+        integer_x=whole,
+    )
+    return FigureSpec("update_ratio", _title(run), [panel], ncols=1, panel_size=(7.0, 4.8))
+
+
+RUN_FIGURES: dict[str, Callable[[Run], FigureSpec]] = {
+    "speed_of_learning": speed_of_learning,
+    "gradient_norms": gradient_norms,
+    "accuracy": accuracy,
+    "activation_health": activation_health,
+    "update_ratio": update_ratio,
+}
+
+
+# --- several runs: one configuration = runs that differ only in seed ----------------
+
+
+@dataclass
+class Group:
+    """Runs of one configuration (grid point), over seeds."""
+
+    point: dict[str, Any]
+    runs: list[Run]
+
+    @property
+    def label(self) -> str:
+        return point_label(self.point)
+
+
+def group_runs(runs: Sequence[Run]) -> tuple[list[str], list[Group]]:
+    """(keys that differ, groups in first-seen order): runs whose configs differ only in seed/name share a group."""
+    keys = differing_keys(runs)
+    groups: dict[str, Group] = {}
+    for r in runs:
+        point = {k: config_value(r, k) for k in keys}
+        groups.setdefault(json.dumps(point, sort_keys=True, default=str), Group(point, [])).runs.append(r)
+    return keys, list(groups.values())
+
+
+def group_sweep(sweep: Sweep) -> tuple[list[str], list[Group]]:
+    groups: dict[str, Group] = {}
+    for m in sweep.members:
+        groups.setdefault(json.dumps(m.point, sort_keys=True, default=str), Group(m.point, [])).runs.append(m.run)
+    return sweep.keys, list(groups.values())
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (n - 1; 0 for one value) and count of the finite values."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
+
+
+def _xlabel(keys: Sequence[str]) -> str:
+    if not keys:
+        return "configuration"
+    if list(keys) == ["model.sizes"]:
+        return "model.sizes (layer sizes, input to output)"
+    return ", ".join(keys)
+
+
+def compare_accuracy(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
+    """Final and best validation accuracy per configuration: mean ± std over seeds, each run as a dot."""
+    if not groups:
+        raise SkipFigure("accuracy comparison: skipped, no finished runs")
+    x = np.arange(len(groups), dtype=float)
+    series = []
+    for i, (part, color) in enumerate((("final", "C0"), ("best", "C1"))):
+        stats = [mean_std([r.result(part, "validation_accuracy") for r in g.runs]) for g in groups]
+        dx = -0.08 if part == "final" else 0.08
+        series.append(Series(f"{part} validation (mean ± std)", x + dx, np.array([s[0] for s in stats]),
+                             kind="errorbar", yerr=np.array([s[1] for s in stats]), style={"color": color}))
+        px = [xi + dx for xi, g in zip(x, groups) for _ in g.runs]
+        py = [r.result(part, "validation_accuracy") for g in groups for r in g.runs]
+        py = [np.nan if v is None else v for v in py]
+        series.append(Series(None, np.array(px), np.array(py, dtype=float), kind="scatter",
+                             style={"color": color, "alpha": 0.35}))
+    n = sorted({len(g.runs) for g in groups})
+    seeds = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
+    panel = Panel(
+        title=f"Validation accuracy ({seeds} run{'s' if n[-1] > 1 else ''} per configuration)",
+        xlabel=_xlabel(keys),
+        ylabel="validation accuracy (% classified correctly)",
+        series=series,
+        percent_y=True,
+        xticks=[(xi, g.label) for xi, g in zip(x, groups)],
+    )
+    return FigureSpec("compare_accuracy", None, [panel], ncols=1, panel_size=(max(6.4, 1.3 * len(groups) + 2), 4.8))
+
+
+def compare_initial_delta(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
+    """Initial ||δ^l|| of each hidden layer, one line per configuration (mean ± std over seeds), log y."""
+    series = []
+    for g in groups:
+        per_layer: dict[int, list[float]] = {}
+        for r in g.runs:
+            for l, v in r.delta_norms("initial").items():
+                if l < r.n_layers:
+                    per_layer.setdefault(l, []).append(v)
+        if not per_layer:
+            continue
+        layers = sorted(per_layer)
+        stats = [mean_std(per_layer[l]) for l in layers]
+        series.append(Series(g.label, np.array(layers, dtype=float), np.array([s[0] for s in stats]),
+                             kind="errorbar", yerr=np.array([s[1] for s in stats])))
+    if not series:
+        raise _no_data("initial gradient comparison", "delta_norm at step 0 (hidden layers)", "gradients.csv",
+                       "instruments.gradients")
+    top = int(max(s.x.max() for s in series))
+    panel = Panel(
+        title="‖δˡ‖ at initialization, per hidden layer",
+        xlabel="hidden layer l (1 = next to the input)",
+        ylabel=DELTA_LABEL,
+        series=series,
+        logy=True,
+        xticks=[(l, str(l)) for l in range(1, top + 1)],
+        legend_title=_xlabel(keys) if keys else None,
+    )
+    return FigureSpec("compare_initial_delta", None, [panel], ncols=1, panel_size=(7.0, 4.8))
+
+
+COMPARE_FIGURES = {
+    "compare_accuracy": compare_accuracy,
+    "compare_initial_delta": compare_initial_delta,
+}
+
+
+# --- the activation functions (teaching figure) ---------------------------------
+
+
+def activation_functions(z_min: float = -5.0, z_max: float = 5.0, n: int = 401) -> FigureSpec:
+    """Every activation in the engine's registry (softmax aside): f(z) and f′(z), from the engine's own code."""
+    from nnlab.activations import ACTIVATIONS, make_activation
+
+    z = np.linspace(z_min, z_max, n)
+    panels = []
+    for name in ACTIVATIONS.names():
+        if name == "softmax":  # no elementwise f′: the cost computes δ^L
+            continue
+        act = make_activation(name)
+        act.init_params(n, z.dtype)  # PReLU binds its slope per unit (its initial value)
+        zz = z[None, :].copy()  # batch-first, one example of n units
+        a = act.f(zz)
+        d = act.df(zz, a)
+        hp = ", ".join(f"{k}={v:g}" for k, v in act.hyperparams().items())
+        panels.append(
+            Panel(
+                title=name + (f" ({hp})" if hp else ""),
+                xlabel="z",
+                ylabel="f(z), f′(z)",
+                series=[
+                    Series("f(z)", z, np.asarray(a, dtype=float)[0]),
+                    Series("f′(z)", z, np.asarray(d, dtype=float)[0], style={"linestyle": "--"}),
+                ],
+            )
+        )
+    return FigureSpec("activations", "Activation functions f and their derivatives f′ (nnlab.activations)",
+                      panels, ncols=4, panel_size=(3.6, 2.8))
