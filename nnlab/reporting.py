@@ -1,0 +1,303 @@
+"""``nnlab report``: the numbers of one or many runs as tables.
+
+One row per run (or per sweep member): final and best accuracies, the best
+epoch, ||δ^l|| per layer at initialization and at the end, wall time.
+Rendered as rich tables on the terminal, or as Markdown, CSV or JSON for
+documents and scripts. Numbers come from the run directory as recorded
+(summary.json, else metrics.csv; gradients.csv, else summary.json).
+
+CSV and JSON keep accuracies as fractions in [0, 1] (exactly as recorded);
+the table and Markdown show percentages.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from nnlab.errors import UserError
+from nnlab.results import Run, Sweep, find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep, point_label
+
+FORMATS = ("table", "md", "csv", "json")
+ACCURACY_FIELDS = (
+    ("final_epoch", "final", "epoch"),
+    ("final_train_accuracy", "final", "train_accuracy"),
+    ("final_validation_accuracy", "final", "validation_accuracy"),
+    ("final_test_accuracy", "final", "test_accuracy"),
+    ("best_epoch", "best", "epoch"),
+    ("best_validation_accuracy", "best", "validation_accuracy"),
+    ("best_test_accuracy", "best", "test_accuracy"),
+)
+
+
+@dataclass
+class Report:
+    rows: list[dict[str, Any]]
+    point_keys: list[str] = field(default_factory=list)  # sweep keys, when rows are sweep members
+    title: str = "nnlab report"
+
+    @property
+    def max_hidden(self) -> int:
+        return max((r["layers"] - 1 for r in self.rows), default=0)
+
+
+def _delta_lists(run: Run) -> tuple[list[float] | None, list[float] | None]:
+    out = []
+    for at in ("initial", "final"):
+        d = run.delta_norms(at)
+        if d and sorted(d) == list(range(1, max(d) + 1)):
+            out.append([d[l] for l in sorted(d)])
+        else:
+            out.append(((run.summary or {}).get("delta_norms") or {}).get(at))
+    return out[0], out[1]
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run": run.name,
+        "path": str(run.path),
+        "status": run.status,
+        "seed": run.seed,
+        "sizes": run.sizes,
+        "layers": run.n_layers,
+        "epochs_completed": (run.summary or {}).get("epochs_completed", run.meta.get("epochs_completed")),
+    }
+    for key, part, col in ACCURACY_FIELDS:
+        if col == "epoch":
+            row[key] = run.final_epoch if part == "final" else run.best_epoch()
+        else:
+            row[key] = run.result(part, col)
+    row["wall_seconds"] = run.wall_seconds
+    initial, final = _delta_lists(run)
+    row["delta_norms"] = {"initial": initial, "final": final}
+    return row
+
+
+def build_report(paths: Sequence[str | Path]) -> Report:
+    """Rows for every run at ``paths`` (run dirs, sweep dirs, folders of runs), in order given."""
+    if not paths:
+        raise UserError("give at least one run directory or sweep directory")
+    rows: list[dict[str, Any]] = []
+    point_keys: list[str] = []
+    titles = []
+    for p in paths:
+        p = Path(p)
+        if is_sweep_dir(p) and not is_run_dir(p):
+            sweep = load_sweep(p)
+            titles.append(f"sweep {sweep.name}")
+            rows += sweep_rows(sweep)
+            point_keys += [k for k in sweep.keys if k not in point_keys]
+        else:
+            for d in find_runs(p):
+                run = load_run(d)
+                titles.append(run.name)
+                rows.append(run_row(run))
+    title = titles[0] if len(titles) == 1 else f"{len(rows)} runs"
+    _set_labels(rows)
+    return Report(rows, point_keys, title)
+
+
+def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
+    rows = []
+    for m in sweep.members:
+        row = run_row(m.run)
+        row.update({"member": m.id, "point": m.point, "config": m.label, "seed": m.seed})
+        rows.append(row)
+    return rows
+
+
+# --- formatting ---------------------------------------------------------------
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f}"
+
+
+def _num(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3g}"
+
+
+def _secs(v: Any) -> str:
+    if v is None:
+        return ""
+    if v < 120:
+        return f"{v:.1f}s"
+    if v < 7200:
+        return f"{v / 60:.1f}m"
+    return f"{v / 3600:.1f}h"
+
+
+def _label(row: dict[str, Any]) -> str:
+    if "member" in row:
+        return f"{row['member']} {row['config']} s{row['seed']}"
+    return row["label"]
+
+
+def _set_labels(rows: list[dict[str, Any]]) -> None:
+    """Each run's label: its name, or its folder's name where names repeat."""
+    names = [r["run"] for r in rows]
+    for r in rows:
+        r["label"] = r["run"] if names.count(r["run"]) == 1 else Path(r["path"]).name
+
+
+def _layer_columns(report: Report) -> list[str]:
+    return [f"hidden {h}" for h in range(1, report.max_hidden + 1)] + ["output"]
+
+
+def _layer_values(row: dict[str, Any], values: list[float] | None, n_hidden: int) -> list[float | None]:
+    """Per-layer list 1..L -> n_hidden hidden slots + output (None where the run has no such layer)."""
+    if not values:
+        return [None] * (n_hidden + 1)
+    hidden = list(values[:-1]) + [None] * (n_hidden - (len(values) - 1))
+    return hidden + [values[-1]]
+
+
+def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], list[list[str]]]:
+    head = ["run", "status", "epochs", "final\ntrain %", "final\nvalid %", "final\ntest %",
+            "best\nepoch", "best\nvalid %", "best\ntest %", "wall\ntime"]
+    if compact:
+        head = [h.replace(" %", "") for h in head]
+    body = [
+        [
+            _label(r), r["status"], "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
+            _pct(r["final_train_accuracy"]), _pct(r["final_validation_accuracy"]), _pct(r["final_test_accuracy"]),
+            "" if r["best_epoch"] is None else str(r["best_epoch"]),
+            _pct(r["best_validation_accuracy"]), _pct(r["best_test_accuracy"]), _secs(r["wall_seconds"]),
+        ]
+        for r in report.rows
+    ]
+    return head, body
+
+
+def delta_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    """‖δ^l‖ per layer: 'initial → end' cells; hidden layers aligned from the input, output last."""
+    n = report.max_hidden
+    head = ["run"] + _layer_columns(report)
+    body = []
+    for r in report.rows:
+        ini = _layer_values(r, r["delta_norms"]["initial"], n)
+        fin = _layer_values(r, r["delta_norms"]["final"], n)
+        cells = [
+            "" if a is None and b is None else f"{_num(a) or '-'} → {_num(b) or '-'}"
+            for a, b in zip(ini, fin)
+        ]
+        body.append([_label(r)] + cells)
+    return head, body
+
+
+DELTA_TITLE = "‖δˡ‖ per layer (probe set): at initialization → at the end"
+
+
+def to_markdown(report: Report) -> str:
+    def table(head, body):
+        align = ["---"] + ["---:"] * (len(head) - 1)
+        lines = ["| " + " | ".join(h.replace("\n", " ") for h in head) + " |", "|" + "|".join(align) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
+        return "\n".join(lines)
+
+    parts = [f"# {report.title}", "", "## Accuracy", "", table(*accuracy_table(report)), "",
+             f"## {DELTA_TITLE}", "", table(*delta_table(report)), ""]
+    return "\n".join(parts)
+
+
+def csv_fields(report: Report) -> list[str]:
+    n = report.max_hidden
+    layers = [f"h{h}" for h in range(1, n + 1)] + ["out"]
+    fields = ["run", "path", "status"]
+    if any("member" in r for r in report.rows):
+        fields += ["member"] + list(report.point_keys)
+    fields += ["seed", "sizes", "epochs_completed"] + [k for k, _, _ in ACCURACY_FIELDS] + ["wall_seconds"]
+    fields += [f"delta_initial_{l}" for l in layers] + [f"delta_final_{l}" for l in layers]
+    return fields
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return "-".join(str(x) for x in v)
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+def to_csv(report: Report) -> str:
+    n = report.max_hidden
+    layers = [f"h{h}" for h in range(1, n + 1)] + ["out"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=csv_fields(report), lineterminator="\n")
+    w.writeheader()
+    for r in report.rows:
+        flat = {k: _cell(v) for k, v in r.items() if k in w.fieldnames}
+        for k, v in (r.get("point") or {}).items():
+            flat[k] = _cell(v)
+        for at in ("initial", "final"):
+            for name, v in zip(layers, _layer_values(r, r["delta_norms"][at], n)):
+                flat[f"delta_{at}_{name}"] = _cell(v)
+        w.writerow(flat)
+    return buf.getvalue()
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_safe(x) for x in v]
+    return v
+
+
+def to_json(report: Report) -> str:
+    rows = [{k: v for k, v in r.items()} for r in report.rows]
+    doc = {"title": report.title, "keys": report.point_keys, "runs": _json_safe(rows)}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def rich_tables(report: Report) -> list[Any]:
+    from rich import box
+    from rich.table import Table
+
+    out = []
+    acc_head, acc_body = accuracy_table(report, compact=True)
+    acc_title = "accuracy (%)"
+    if all(r["status"] == "completed" for r in report.rows):  # save the width of a column saying so
+        acc_head, acc_body = acc_head[:1] + acc_head[2:], [row[:1] + row[2:] for row in acc_body]
+        acc_title += ", all completed"
+    for title, (head, body) in ((acc_title, (acc_head, acc_body)), (DELTA_TITLE, delta_table(report))):
+        t = Table(title=f"{report.title}: {title}" if title.startswith("acc") else title, title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+        for i, h in enumerate(head):
+            # numbers keep their width; a narrow terminal folds the run names instead
+            width = max([len(x) for x in h.split("\n")] + [len(row[i]) for row in body])
+            t.add_column(h, justify="left" if i == 0 or h == "status" else "right",
+                         no_wrap=i > 0, overflow="fold" if i == 0 else "ellipsis",
+                         min_width=min(width, 12) if i == 0 else None if h == "status" else width)
+        for row in body:
+            t.add_row(*row)
+        out.append(t)
+    return out
+
+
+def render(report: Report, fmt: str) -> str:
+    """md, csv or json text; 'table' renders the rich tables as plain text (for a file)."""
+    if fmt == "md":
+        return to_markdown(report)
+    if fmt == "csv":
+        return to_csv(report)
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "table":
+        from rich.console import Console
+
+        buf = io.StringIO()
+        console = Console(file=buf, width=200, color_system=None, force_terminal=False)
+        for t in rich_tables(report):
+            console.print(t)
+        return buf.getvalue()
+    raise UserError(f"unknown report format {fmt!r}; valid: {', '.join(FORMATS)}")
