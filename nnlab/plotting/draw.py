@@ -26,9 +26,13 @@ def draw(spec: FigureSpec):
     ncols = spec.ncols or min(n, 2)
     nrows = math.ceil(n / ncols)
     w, h = spec.panel_size
-    fig = Figure(figsize=(w * ncols, h * nrows + (0.4 if spec.title else 0)), layout="constrained")
+    fig = Figure(figsize=(w * ncols, h * nrows + (0.4 if spec.title else 0)),
+                 layout="constrained" if spec.layout == "constrained" else None)
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=spec.sharey)
+    if spec.layout == "grid":
+        top = 1 - (0.8 if spec.title else 0.3) / fig.get_figheight()
+        fig.subplots_adjust(left=0.05, right=0.99, bottom=0.06, top=top, wspace=0.25, hspace=0.45)
     for i, ax in enumerate(axes.flat):
         if i < n:
             _draw_panel(ax, spec.panels[i])

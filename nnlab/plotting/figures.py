@@ -351,7 +351,7 @@ def activation_functions(z_min: float = -5.0, z_max: float = 5.0, n: int = 401) 
             Panel(
                 title=name + (f" ({hp})" if hp else ""),
                 xlabel="z",
-                ylabel="f(z), f′(z)",
+                ylabel="f(z), f′(z)" if len(panels) % 4 == 0 else "",
                 series=[
                     Series("f(z)", z, np.asarray(a, dtype=float)[0]),
                     Series("f′(z)", z, np.asarray(d, dtype=float)[0], style={"linestyle": "--"}),
@@ -359,4 +359,4 @@ def activation_functions(z_min: float = -5.0, z_max: float = 5.0, n: int = 401) 
             )
         )
     return FigureSpec("activations", "Activation functions f and their derivatives f′ (nnlab.activations)",
-                      panels, ncols=4, panel_size=(3.6, 2.8))
+                      panels, ncols=4, panel_size=(3.6, 2.8), layout="grid")

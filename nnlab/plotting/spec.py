@@ -68,6 +68,8 @@ class FigureSpec:
     ncols: int | None = None
     sharey: bool = False
     panel_size: tuple[float, float] = (6.4, 4.4)
+    #: "constrained" (matplotlib lays out labels; slower) or "grid" (fixed spacing, for many small panels)
+    layout: str = "constrained"
 
     def panel(self, title_start: str) -> Panel:
         for p in self.panels:

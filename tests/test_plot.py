@@ -1,0 +1,281 @@
+"""nnlab plot: figures from run and sweep directories.
+
+Plotted values are checked against the CSV files (read here with the csv
+module, independently of nnlab.results) in the FigureSpec and in the
+matplotlib artists drawn from it; files are checked for their signature and
+a plausible size, not pixels.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnlab.cli.main import cli
+from nnlab.plotting import figures
+from nnlab.plotting.draw import draw
+from nnlab.plotting.spec import SkipFigure
+from nnlab.results import load_run, load_sweep
+from synthetic_runs import delta, write_run, write_sweep
+
+PNG = b"\x89PNG\r\n\x1a\n"
+RUN_FIGURES = ["speed_of_learning", "gradient_norms", "accuracy", "activation_health", "update_ratio"]
+
+
+def long_csv(path: Path, quantity: str) -> dict[int, tuple[list[int], list[float]]]:
+    out: dict[int, tuple[list[int], list[float]]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["quantity"] == quantity:
+                e, v = out.setdefault(int(row["layer"]), ([], []))
+                e.append(int(row["epoch"]))
+                v.append(float(row["value"]))
+    return out
+
+
+def metrics_csv(path: Path) -> dict[str, list[float]]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: [float(r[k]) if r[k] else math.nan for r in rows] for k in rows[0]}
+
+
+def same(a, b) -> bool:
+    return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True)
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG, path
+    assert len(data) > 5_000, (path, len(data))
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    return write_run(tmp_path_factory.mktemp("plot") / "run")
+
+
+@pytest.fixture(scope="module")
+def plotted(run_dir):
+    """`nnlab plot RUN_DIR` once for the module."""
+    result = CliRunner().invoke(cli, ["plot", str(run_dir)])
+    return result
+
+
+def test_plot_writes_every_figure(run_dir, plotted):
+    assert plotted.exit_code == 0, plotted.output
+    paths = [Path(p) for p in plotted.stdout.split()]
+    assert paths == [run_dir / "plots" / f"{name}.png" for name in RUN_FIGURES]
+    for p in paths:
+        assert_png(p)
+    assert "note:" not in plotted.output
+
+
+def test_speed_of_learning_values(run_dir):
+    run = load_run(run_dir)
+    spec = figures.speed_of_learning(run)
+    panel = spec.panels[0]
+    assert panel.title == "Speed of learning: 3 hidden layers"
+    assert panel.logy and "epoch" in panel.xlabel and "‖δˡ‖" in panel.ylabel
+    assert panel.labels == ["hidden layer 1", "hidden layer 2", "hidden layer 3"]  # output layer not a hidden layer
+    csv_values = long_csv(run_dir / "gradients.csv", "delta_norm")
+    for l, s in enumerate(panel.series, start=1):
+        epochs, values = csv_values[l]
+        assert same(s.x, epochs) and same(s.y, values)
+    # what matplotlib received
+    ax = draw(spec).axes[0]
+    assert ax.get_yscale() == "log" and ax.get_title() == "Speed of learning: 3 hidden layers"
+    lines = ax.get_lines()
+    assert [ln.get_label() for ln in lines] == panel.labels
+    for l, ln in enumerate(lines, start=1):
+        assert same(ln.get_xdata(), csv_values[l][0]) and same(ln.get_ydata(), csv_values[l][1])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == panel.labels
+
+
+def test_gradient_norm_bars(run_dir):
+    run = load_run(run_dir)
+    spec = figures.gradient_norms(run)
+    csv_values = long_csv(run_dir / "gradients.csv", "delta_norm")
+    initial = [csv_values[l][1][0] for l in range(1, 5)]
+    final = [csv_values[l][1][-1] for l in range(1, 5)]
+    assert initial == [delta(l, 0) for l in range(1, 5)]
+    assert same(spec.panels[0].series[0].y, initial) and same(spec.panels[1].series[0].y, final)
+    assert "epoch 4" in spec.panels[1].title
+    fig = draw(spec)
+    for ax, expect in zip(fig.axes, (initial, final)):
+        assert ax.get_yscale() == "log"
+        assert same([p.get_height() for p in ax.patches], expect)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["hidden 1", "hidden 2", "hidden 3", "output"]
+
+
+def test_accuracy_values_and_best_epoch(run_dir):
+    run = load_run(run_dir)
+    spec = figures.accuracy(run)
+    m = metrics_csv(run_dir / "metrics.csv")
+    acc, loss = spec.panel("Accuracy"), spec.panel("Loss")
+    for name in ("train", "validation", "test"):
+        assert same(acc.get(name).y, m[f"{name}_accuracy"]) and same(acc.get(name).x, m["epoch"])
+        assert same(loss.get(name).y, m[f"{name}_loss"])
+    assert math.isnan(acc.get("train").y[2])  # the empty cell stays a gap
+    assert acc.vlines == [(3.0, "best epoch (3)")] and loss.vlines == acc.vlines
+    ax = draw(spec).axes[0]
+    assert same(ax.get_lines()[1].get_ydata(), m["validation_accuracy"])
+    assert "%" in ax.get_ylabel()
+
+
+def test_activation_health_and_update_ratio(run_dir, tmp_path):
+    run = load_run(run_dir)
+    health = figures.activation_health(run)
+    sat = long_csv(run_dir / "activations.csv", "saturated_fraction")
+    panel = health.panel("Saturated units")
+    assert panel.labels == ["hidden layer 1", "hidden layer 2", "hidden layer 3", "output layer"]
+    for l, s in enumerate(panel.series, start=1):
+        assert same(s.x, sat[l][0]) and same(s.y, sat[l][1])
+    ratio = figures.update_ratio(run)
+    ur = long_csv(run_dir / "gradients.csv", "update_ratio")
+    for l, s in enumerate(ratio.panels[0].series, start=1):
+        assert same(s.x, ur[l][0]) and same(s.y, ur[l][1])
+    assert ratio.panels[0].logy
+
+    relu = load_run(write_run(tmp_path / "relu", activation="relu"))
+    spec = figures.activation_health(relu)
+    dead = long_csv(tmp_path / "relu" / "activations.csv", "dead_fraction")
+    assert [p.title for p in spec.panels] == ["Dead units per layer"]
+    assert same(spec.panels[0].series[0].y, dead[1][1])
+
+
+def test_instrument_off_still_plots_the_rest(tmp_path):
+    run_dir = write_run(tmp_path / "run", gradients=False, batch_stats=False)
+    result = CliRunner().invoke(cli, ["plot", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in result.stdout.split()]
+    assert [p.stem for p in paths] == ["accuracy", "activation_health"]
+    for p in paths:
+        assert_png(p)
+    notes = result.stderr.splitlines()
+    assert len(notes) == 3 and all(n.startswith("note: ") for n in notes)
+    assert "speed of learning: skipped" in notes[0] and "instruments.gradients" in notes[0]
+    assert "update ratio: skipped" in notes[2] and "instruments.batch_stats" in notes[2]
+    with pytest.raises(SkipFigure):
+        figures.speed_of_learning(load_run(run_dir))
+
+
+def test_non_run_folder_exit_2(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "x.txt").write_text("hello")
+    result = CliRunner().invoke(cli, ["plot", str(folder)])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: {folder}: not a run directory (no meta.json); give a folder written by `nnlab train`"
+        " (runs/<stamp>-<name>/), a sweep folder or a folder holding runs\n"
+    )
+    assert "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["plot"])
+    assert result.exit_code == 2 and result.stderr.startswith("error: give a run directory")
+
+
+def test_unknown_format_exit_2(tmp_path):
+    run_dir = write_run(tmp_path / "run", fmt=2)
+    result = CliRunner().invoke(cli, ["plot", str(run_dir)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {run_dir}: run directory format 2 is not supported; this nnlab reads format 1\n"
+
+
+def test_sweep_comparison(tmp_path):
+    sweep_dir = write_sweep(tmp_path / "sweep", depths=(1, 2, 3), seeds=(0, 1, 2), unfinished=("m008",))
+    sweep = load_sweep(sweep_dir)
+    keys, groups = figures.group_sweep(sweep)
+    assert keys == ["model.sizes"] and [len(g.runs) for g in groups] == [3, 3, 2]
+    spec = figures.compare_accuracy(keys, groups)
+    panel = spec.panels[0]
+    assert [lab for _, lab in panel.xticks] == ["784-30-10", "784-30-30-10", "784-30-30-30-10"]
+    final = panel.get("final validation (mean ± std)")
+    for g, mean, std in zip(groups, final.y, final.yerr):
+        vals = [r.summary["final"]["validation_accuracy"] for r in g.runs]
+        assert mean == pytest.approx(np.mean(vals)) and std == pytest.approx(np.std(vals, ddof=1))
+    best = panel.get("best validation (mean ± std)")
+    assert best.y[0] == pytest.approx(np.mean([r.summary["best"]["validation_accuracy"] for r in groups[0].runs]))
+
+    dspec = figures.compare_initial_delta(keys, groups)
+    dpanel = dspec.panels[0]
+    assert dpanel.logy and dpanel.labels == [g.label for g in groups]
+    deepest = dpanel.get("784-30-30-30-10")
+    assert same(deepest.x, [1, 2, 3])  # hidden layers only
+    assert deepest.y[0] == pytest.approx(np.mean([delta(1, 0, s) for s in (0, 1)]))
+
+    result = CliRunner().invoke(cli, ["plot", str(sweep_dir), "--format", "pdf"])
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in result.stdout.split()]
+    assert paths == [sweep_dir / "plots" / "compare_accuracy.pdf", sweep_dir / "plots" / "compare_initial_delta.pdf"]
+    assert all(p.read_bytes()[:5] == b"%PDF-" for p in paths)
+    assert "sweep member m008: skipped, unfinished" in result.stderr
+
+
+def test_several_runs_grouped_by_what_differs(tmp_path):
+    dirs = [write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
+            for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])]
+    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    assert keys == ["optimizer.learning_rate"] and [g.label for g in groups] == ["0.1", "0.5"]
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(cli, ["plot", *map(str, dirs), "--out", str(out), "--format", "svg"])
+    assert result.exit_code == 0, result.output
+    assert [Path(p).name for p in result.stdout.split()] == ["compare_accuracy.svg", "compare_initial_delta.svg"]
+    assert (out / "compare_accuracy.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_activation_functions_from_the_engine():
+    from nnlab.activations import ACTIVATIONS, make_activation
+
+    spec = figures.activation_functions()
+    names = [p.title.split(" ")[0] for p in spec.panels]
+    assert names == [n for n in ACTIVATIONS.names() if n != "softmax"]
+    tanh = spec.panels[names.index("tanh")]
+    z = tanh.get("f(z)").x
+    assert z[0] == -5 and z[-1] == 5
+    assert same(tanh.get("f(z)").y, np.tanh(z)) and same(tanh.get("f′(z)").y, 1 - np.tanh(z) ** 2)
+    act = make_activation("swish")
+    zz = z[None, :]
+    assert same(spec.panels[names.index("swish")].get("f′(z)").y, act.df(zz, act.f(zz))[0])
+
+
+def test_help_does_not_import_matplotlib():
+    code = (
+        "import sys; from click.testing import CliRunner; from nnlab.cli.main import cli; "
+        "r = CliRunner().invoke(cli, ['--help']); assert r.exit_code == 0; "
+        "r = CliRunner().invoke(cli, ['plot', '--help']); assert r.exit_code == 0, r.output; "
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_real_run(tmp_path):
+    """`nnlab train` (tiny quickstart) then `nnlab plot --activations` on its run directory."""
+    runs = tmp_path / "runs"
+    config = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+    result = CliRunner().invoke(cli, [
+        "train", str(config), "--runs-dir", str(runs), "-q",
+        "--set", "training.epochs=2", "--set", "data.train_size=300", "--set", "instruments.probe_size=100",
+    ])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs.iterdir()
+    result = CliRunner().invoke(cli, ["plot", str(run_dir), "--activations"])
+    assert result.exit_code == 0, result.output
+    paths = [Path(p) for p in result.stdout.split()]
+    assert [p.stem for p in paths] == RUN_FIGURES + ["activations"]
+    for p in paths:
+        assert_png(p)
+    run = load_run(run_dir)
+    spec = figures.speed_of_learning(run)
+    hidden = len(run.sizes) - 2
+    assert spec.panels[0].title == f"Speed of learning: {hidden} hidden layer{'s' if hidden > 1 else ''}"
+    csv_values = long_csv(run_dir / "gradients.csv", "delta_norm")
+    for l, s in enumerate(spec.panels[0].series, start=1):
+        assert same(s.y, csv_values[l][1])
