@@ -123,7 +123,8 @@ def test_accuracy_values_and_best_epoch(run_dir):
         assert same(acc.get(name).y, m[f"{name}_accuracy"]) and same(acc.get(name).x, m["epoch"])
         assert same(loss.get(name).y, m[f"{name}_loss"])
     assert math.isnan(acc.get("train").y[2])  # the empty cell stays a gap
-    assert acc.vlines == [(3.0, "best epoch (3)")] and loss.vlines == acc.vlines
+    assert acc.vlines == [(3.0, f"best epoch 3 (validation {m['validation_accuracy'][3]:.2%})")]
+    assert loss.vlines == acc.vlines
     ax = draw(spec).axes[0]
     assert same(ax.get_lines()[1].get_ydata(), m["validation_accuracy"])
     assert "%" in ax.get_ylabel()

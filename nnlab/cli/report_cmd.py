@@ -12,8 +12,8 @@ FORMATS = ("table", "md", "csv", "json")
 SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".txt": "table"}
 
 
-@click.command("report")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.command("report", short_help="Tables of final/best accuracy, per-layer ||δ^l|| and wall time.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR|SWEEP_DIR...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="table (default on screen), md, csv or json; with --output, the file's suffix picks it when not given.")
 @click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of printing.")
 @user_errors

@@ -121,7 +121,10 @@ def accuracy(run: Run) -> FigureSpec:
     if ep is None or len(ep) == 0:
         raise SkipFigure("accuracy: skipped, metrics.csv has no rows")
     best = run.best_epoch()
-    vlines = [(float(best), f"best epoch ({best})")] if best is not None else []
+    best_acc = run.metric_at("validation_accuracy", best)
+    vlines = []
+    if best is not None:
+        vlines = [(float(best), f"best epoch {best}" + (f" (validation {best_acc:.2%})" if best_acc is not None else ""))]
     panels = []
     for kind, ylabel, pct in (
         ("accuracy", "accuracy (% classified correctly)", True),
