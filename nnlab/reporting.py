@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnlab.errors import UserError
-from nnlab.results import Run, Sweep, find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep, point_label
+from nnlab.results import Run, Sweep, find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep, mean_std
 
 FORMATS = ("table", "md", "csv", "json")
 ACCURACY_FIELDS = (
@@ -109,6 +109,55 @@ def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
         row.update({"member": m.id, "point": m.point, "config": m.label, "seed": m.seed})
         rows.append(row)
     return rows
+
+
+def configurations(report: Report) -> list[dict[str, Any]]:
+    """Sweep members grouped by grid point: mean ± std over seeds (empty when no row is a sweep member)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in report.rows:
+        if "member" in r:
+            groups.setdefault(json.dumps(r["point"], sort_keys=True, default=str), []).append(r)
+    out = []
+    for rows in groups.values():
+        agg: dict[str, Any] = {"config": rows[0]["config"], "point": rows[0]["point"], "runs": len(rows),
+                               "seeds": [r["seed"] for r in rows]}
+        for key in ("final_validation_accuracy", "best_validation_accuracy", "final_test_accuracy"):
+            m, sd, _ = mean_std(r[key] for r in rows)
+            agg[key] = {"mean": m, "std": sd}
+        layers = max(r["layers"] for r in rows)
+        agg["delta_initial"] = []
+        for i in range(layers):
+            m, sd, n = mean_std((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
+            agg["delta_initial"].append({"mean": m, "std": sd} if n else None)
+        agg["layers"] = layers
+        out.append(agg)
+    return out
+
+
+def _pm(d: dict[str, float] | None, pct: bool) -> str:
+    if not d or d["mean"] != d["mean"]:
+        return ""
+    if pct:
+        return f"{100 * d['mean']:.2f} ± {100 * d['std']:.2f}"
+    return f"{d['mean']:.3g} ± {d['std']:.2g}"
+
+
+def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
+    aggs = configurations(report)
+    n = report.max_hidden
+    head = ["configuration", "runs", "final valid %", "best valid %", "final test %"]
+    head += [f"‖δ‖ h{h}" for h in range(1, n + 1)] + ["‖δ‖ out"]
+    body = []
+    for a in aggs:
+        deltas = a["delta_initial"]
+        cells = list(deltas[:-1]) + [None] * (n - (len(deltas) - 1)) + [deltas[-1]] if deltas else [None] * (n + 1)
+        body.append([a["config"], str(a["runs"]), _pm(a["final_validation_accuracy"], True),
+                     _pm(a["best_validation_accuracy"], True), _pm(a["final_test_accuracy"], True)]
+                    + [_pm(c, False) for c in cells])
+    return head, body
+
+
+CONFIG_TITLE = "per configuration: mean ± std over seeds (‖δ‖ at initialization)"
 
 
 # --- formatting ---------------------------------------------------------------
@@ -202,6 +251,8 @@ def to_markdown(report: Report) -> str:
 
     parts = [f"# {report.title}", "", "## Accuracy", "", table(*accuracy_table(report)), "",
              f"## {DELTA_TITLE}", "", table(*delta_table(report)), ""]
+    if configurations(report):
+        parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
     return "\n".join(parts)
 
 
@@ -256,6 +307,9 @@ def _json_safe(v: Any) -> Any:
 def to_json(report: Report) -> str:
     rows = [{k: v for k, v in r.items()} for r in report.rows]
     doc = {"title": report.title, "keys": report.point_keys, "runs": _json_safe(rows)}
+    aggs = configurations(report)
+    if aggs:
+        doc["configurations"] = _json_safe(aggs)
     return json.dumps(doc, indent=2) + "\n"
 
 
@@ -269,7 +323,10 @@ def rich_tables(report: Report) -> list[Any]:
     if all(r["status"] == "completed" for r in report.rows):  # save the width of a column saying so
         acc_head, acc_body = acc_head[:1] + acc_head[2:], [row[:1] + row[2:] for row in acc_body]
         acc_title += ", all completed"
-    for title, (head, body) in ((acc_title, (acc_head, acc_body)), (DELTA_TITLE, delta_table(report))):
+    tables = [(acc_title, (acc_head, acc_body)), (DELTA_TITLE, delta_table(report))]
+    if configurations(report):
+        tables.append((CONFIG_TITLE, configuration_table(report)))
+    for title, (head, body) in tables:
         t = Table(title=f"{report.title}: {title}" if title.startswith("acc") else title, title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False)
         for i, h in enumerate(head):

@@ -472,6 +472,15 @@ def format_value(key: str, value: Any) -> str:
     return str(value)
 
 
+def mean_std(values: Iterable[float | None]) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (n - 1; 0 for one value) and count of the finite values."""
+    v = np.array([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
+
+
 def point_label(point: dict[str, Any]) -> str:
     """One configuration's label: "784-30-10" for one key, "k1=v1, k2=v2" for several."""
     if not point:

@@ -95,6 +95,21 @@ def test_sweep_one_row_per_member(tmp_path):
     assert "m002 784-30-30-10 s0" in invoke(str(sweep), "--format", "md").stdout
 
 
+def test_sweep_configurations_mean_std(tmp_path):
+    sweep = write_sweep(tmp_path / "s", depths=(1, 2), seeds=(0, 1, 2))
+    doc = json.loads(invoke(str(sweep), "--format", "json").stdout)
+    one, two = doc["configurations"]
+    assert one["config"] == "784-30-10" and one["runs"] == 3 and one["seeds"] == [0, 1, 2]
+    vals = [r["final_validation_accuracy"] for r in doc["runs"][:3]]
+    assert one["final_validation_accuracy"]["mean"] == pytest.approx(sum(vals) / 3)
+    assert one["final_validation_accuracy"]["std"] == pytest.approx(0.001)  # n - 1
+    assert [d["mean"] for d in two["delta_initial"]] == pytest.approx(
+        [sum(delta(l, 0, s) for s in range(3)) / 3 for l in (1, 2, 3)])
+    md = invoke(str(sweep), "--format", "md").stdout
+    assert "## Per configuration: mean ± std over seeds" in md
+    assert f"| 784-30-30-10 | 3 | {100 * two['final_validation_accuracy']['mean']:.2f} ± 0.10 |" in md
+
+
 def test_non_run_folder_exit_2(tmp_path):
     result = invoke(str(tmp_path))
     assert result.exit_code == 2

@@ -22,6 +22,7 @@ from nnlab.results import (
     config_value,
     differing_keys,
     layer_label,
+    mean_std,
     point_label,
 )
 
@@ -247,15 +248,6 @@ def group_sweep(sweep: Sweep) -> tuple[list[str], list[Group]]:
     for m in sweep.members:
         groups.setdefault(json.dumps(m.point, sort_keys=True, default=str), Group(m.point, [])).runs.append(m.run)
     return sweep.keys, list(groups.values())
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
-    """Mean, sample standard deviation (n - 1; 0 for one value) and count of the finite values."""
-    v = np.array([x for x in values if x is not None], dtype=float)
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan"), 0
-    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, len(v)
 
 
 def _xlabel(keys: Sequence[str]) -> str:
