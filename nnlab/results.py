@@ -46,7 +46,7 @@ LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value")
 
 
 class Series(NamedTuple):
-    """One layer's values of one quantity, in file order: unpacks as ``epochs, steps, values``."""
+    """One layer's values of one quantity, in step order: unpacks as ``epochs, steps, values``."""
 
     epochs: np.ndarray  # completed epochs at the row (int)
     steps: np.ndarray  # optimizer steps taken so far (int)
@@ -295,13 +295,11 @@ def read_long(path: str | Path) -> LongTable:
         e.append(epoch)
         s.append(step)
         v.append(_float(r[i_v]))
-    return {
-        q: {
-            layer: Series(np.array(e, dtype=int), np.array(s, dtype=int), np.array(v, dtype=float))
-            for layer, (e, s, v) in sorted(layers.items())
-        }
-        for q, layers in acc.items()
-    }
+    def series(e: list[int], s: list[int], v: list[float]) -> Series:
+        order = np.argsort(np.array(s, dtype=int), kind="stable")  # step order (files are written in it)
+        return Series(np.array(e, dtype=int)[order], np.array(s, dtype=int)[order], np.array(v, dtype=float)[order])
+
+    return {q: {layer: series(*cols) for layer, cols in sorted(layers.items())} for q, layers in acc.items()}
 
 
 def load_run(path: str | Path) -> Run:

@@ -280,3 +280,14 @@ def test_real_run(tmp_path):
     csv_values = long_csv(run_dir / "gradients.csv", "delta_norm")
     for l, s in enumerate(spec.panels[0].series, start=1):
         assert same(s.y, csv_values[l][1])
+
+
+def test_several_gradient_rows_per_epoch_use_fractional_epochs(tmp_path):
+    """instruments.gradients_every_steps: rows between epochs land at step / steps-per-epoch."""
+    run_dir = write_run(tmp_path / "r", epochs=2, steps_per_epoch=50)
+    with open(run_dir / "gradients.csv", "a") as fh:
+        for l in range(1, 5):
+            fh.write(f"25,0,{l},delta_norm,{0.5 * l}\n")
+    run = load_run(run_dir)
+    s = figures.speed_of_learning(run).panels[0].get("hidden layer 2")
+    assert list(zip(s.x.tolist(), s.y.tolist())) == [(0.0, delta(2, 0)), (0.5, 1.0), (1.0, delta(2, 1)), (2.0, delta(2, 2))]
