@@ -21,7 +21,19 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nnlab.errors import UserError
-from nnlab.results import Run, Sweep, find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep, mean_std
+from nnlab.results import (
+    Run,
+    Sweep,
+    config_value,
+    differing_keys,
+    find_runs,
+    is_run_dir,
+    is_sweep_dir,
+    load_run,
+    load_sweep,
+    mean_std,
+    point_label,
+)
 
 FORMATS = ("table", "md", "csv", "json")
 ACCURACY_FIELDS = (
@@ -85,6 +97,7 @@ def build_report(paths: Sequence[str | Path]) -> Report:
     rows: list[dict[str, Any]] = []
     point_keys: list[str] = []
     titles = []
+    plain: list[tuple[dict[str, Any], Run]] = []
     for p in paths:
         p = Path(p)
         if is_sweep_dir(p) and not is_run_dir(p):
@@ -97,6 +110,12 @@ def build_report(paths: Sequence[str | Path]) -> Report:
                 run = load_run(d)
                 titles.append(run.name)
                 rows.append(run_row(run))
+                plain.append((rows[-1], run))
+    if len(plain) > 1:  # runs given one by one: a configuration is what differs between them but the seed
+        keys = differing_keys([run for _, run in plain])
+        for row, run in plain:
+            row["point"] = {k: config_value(run, k) for k in keys}
+            row["config"] = point_label(row["point"])
     title = titles[0] if len(titles) == 1 else f"{len(rows)} runs"
     _set_labels(rows)
     return Report(rows, point_keys, title)
@@ -112,11 +131,14 @@ def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
 
 
 def configurations(report: Report) -> list[dict[str, Any]]:
-    """Sweep members grouped by grid point: mean ± std over seeds (empty when no row is a sweep member)."""
+    """Rows grouped by configuration (a sweep's grid point, or what differs between runs but the seed):
+    mean ± std over seeds. Empty unless the rows are sweep members or some configuration has several runs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in report.rows:
-        if "member" in r:
+        if "point" in r:
             groups.setdefault(json.dumps(r["point"], sort_keys=True, default=str), []).append(r)
+    if not any("member" in r for r in report.rows) and all(len(g) < 2 for g in groups.values()):
+        return []
     out = []
     for rows in groups.values():
         agg: dict[str, Any] = {"config": rows[0]["config"], "point": rows[0]["point"], "runs": len(rows),
@@ -261,7 +283,11 @@ def csv_fields(report: Report) -> list[str]:
     layers = [f"h{h}" for h in range(1, n + 1)] + ["out"]
     fields = ["run", "path", "status"]
     if any("member" in r for r in report.rows):
-        fields += ["member"] + list(report.point_keys)
+        fields += ["member"]
+    point_keys = list(report.point_keys)
+    for r in report.rows:
+        point_keys += [k for k in r.get("point") or {} if k not in point_keys]
+    fields += point_keys
     fields += ["seed", "sizes", "epochs_completed"] + [k for k, _, _ in ACCURACY_FIELDS] + ["wall_seconds"]
     fields += [f"delta_initial_{l}" for l in layers] + [f"delta_final_{l}" for l in layers]
     return fields

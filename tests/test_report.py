@@ -139,3 +139,15 @@ def test_real_run(tmp_path):
     assert row["delta_norms"]["final"] == pytest.approx(summary["delta_norms"]["final"])
     assert row["wall_seconds"] == summary["wall_seconds"]
     assert "hidden 1" in to_markdown(build_report([run_dir]))
+
+
+def test_runs_grouped_by_what_differs(tmp_path):
+    dirs = [write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
+            for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])]
+    doc = json.loads(invoke(*map(str, dirs), "--format", "json").stdout)
+    assert [c["config"] for c in doc["configurations"]] == ["0.1", "0.5"]
+    assert [c["seeds"] for c in doc["configurations"]] == [[0, 1], [0, 1]]
+    rows = list(csv.DictReader(io.StringIO(invoke(*map(str, dirs), "--format", "csv").stdout)))
+    assert [r["optimizer.learning_rate"] for r in rows] == ["0.1", "0.1", "0.5", "0.5"]
+    # two different runs, one each: no configuration table
+    assert "configurations" not in json.loads(invoke(str(dirs[0]), str(dirs[2]), "--format", "json").stdout)
