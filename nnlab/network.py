@@ -98,6 +98,13 @@ class Network:
     ``l2`` is the weight-decay coefficient λ/n (Nielsen's λ over the
     training-set size n): the cost gains (λ/2n) Σ_l ||W^l||², biases and
     PReLU slopes excluded.
+
+    The network takes its layers over: unless a layer has learned activation
+    parameters, every W^l and b^l is copied into one flat vector θ
+    (``flat_params``, gradients in ``flat_grads``) and the layers' ``W``,
+    ``b``, ``gW``, ``gb`` become views of it, so L2 and elementwise
+    optimizers can work on θ in one go. The arrays handed to ``Dense`` are
+    not the ones trained; ``params`` and the layers' attributes are.
     """
 
     def __init__(self, layers: Sequence[Dense], cost: Cost, l2: float = 0.0) -> None:
