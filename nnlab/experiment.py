@@ -14,6 +14,7 @@ created. Once the run directory exists, every ending is recorded in it:
 from __future__ import annotations
 
 import math
+import shutil
 import time
 import traceback
 from dataclasses import dataclass
@@ -245,10 +246,21 @@ def run_experiment(
 
     if resume is None:
         rundir = RunDir.create(runs_dir=runs_dir or cfg.output.runs_dir, path=run_dir, name=cfg.name)
-        rundir.start(
-            config_yaml=dump_config(cfg), overrides=overrides, seed=cfg.training.seed, name=cfg.name, config_file=config_file
-        )
-    return _run(cfg, data, net, opt, rng, rundir, display, hooks, resuming=resume is not None)
+        try:
+            rundir.start(
+                config_yaml=dump_config(cfg), overrides=overrides, seed=cfg.training.seed, name=cfg.name,
+                config_file=config_file,
+            )
+        except BaseException:  # Ctrl-C or a full disk before the run began: leave no half-made folder
+            rundir.close()
+            shutil.rmtree(rundir.path, ignore_errors=True)
+            raise
+    try:
+        return _run(cfg, data, net, opt, rng, rundir, display, hooks, resuming=resume is not None)
+    except KeyboardInterrupt:  # Ctrl-C while setting up, before training's own handler
+        if rundir.meta.get("status") == "running":
+            rundir.finish("interrupted", "interrupted by the user (Ctrl-C)")
+        raise
 
 
 def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, display: str, hooks, resuming: bool) -> RunResult:
@@ -274,7 +286,7 @@ def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, dis
         rundir.reopen()
         ck = rundir.load_checkpoint()
         if ck is None:  # killed before the first checkpoint: start over in the same folder
-            rundir.truncate_tables({t: len(_line_header(t)) for t in ("metrics", "gradients", "activations")})
+            rundir.write_headers()
         else:
             arrays, info = ck
             net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")})
@@ -331,9 +343,3 @@ def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, dis
             raise KeyboardInterrupt
     show.final(str(rundir.path), summary, status, error)
     return RunResult(rundir.path, status, summary, error)
-
-
-def _line_header(table: str) -> str:
-    from nnlab.rundir import TABLES, _line
-
-    return _line(TABLES[table])

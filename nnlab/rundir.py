@@ -125,9 +125,14 @@ class RunDir:
         return cls(create_run_dir(runs_dir or "runs", name))
 
     def start(self, *, config_yaml: str, overrides: Sequence[str], seed: int, name: str, config_file: str | None) -> None:
-        """Write config.yaml, overrides.json, meta.json (status running) and the CSV headers."""
+        """Write config.yaml, overrides.json, the CSV headers, then meta.json (status running).
+
+        meta.json comes last: a folder with a meta.json has every other file of a
+        started run, whenever the process is killed.
+        """
         atomic_write_text(self.path / "config.yaml", config_yaml)
         atomic_write_json(self.path / "overrides.json", list(overrides))
+        self.write_headers()
         self.meta = {
             "format": FORMAT,
             "nnlab": __version__,
@@ -148,9 +153,12 @@ class RunDir:
             "epochs_completed": 0,
         }
         self.write_meta()
+
+    def write_headers(self) -> None:
+        """Each CSV as its header line only (a new run, or a resume with no checkpoint yet)."""
+        self.close()
         for table, columns in TABLES.items():
-            with open(self.path / f"{table}.csv", "w", encoding="utf-8") as f:
-                f.write(_line(columns))
+            atomic_write_text(self.path / f"{table}.csv", _line(columns))
 
     def reopen(self) -> None:
         """Continue an existing run: status back to running, resumed time noted."""

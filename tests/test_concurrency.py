@@ -1,0 +1,69 @@
+"""Runs started at the same time into one runs folder never share a directory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from nnlab.errors import UserError
+from nnlab.rundir import RunDir, create_run_dir
+from same_results import meta, metrics_without_seconds
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = str(ROOT / "configs" / "quickstart.yaml")
+SETS = ["data.train_size=200", "data.validation_size=100", "data.test_size=100", "instruments.probe_size=50",
+        "training.epochs=2"]
+
+
+def test_threads_creating_the_same_name_and_stamp_get_distinct_folders(tmp_path):
+    n = 16
+    barrier = threading.Barrier(n)
+    made: list[Path] = []
+    lock = threading.Lock()
+
+    def make():
+        barrier.wait()
+        path = create_run_dir(tmp_path / "runs", "same", stamp="20250101-000000")
+        with lock:
+            made.append(path)
+
+    threads = [threading.Thread(target=make) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == n and len(set(made)) == n
+    names = sorted(p.name for p in made)
+    assert names[0] == "20250101-000000-same"
+    assert set(names) == {"20250101-000000-same"} | {f"20250101-000000-same-{k}" for k in range(2, n + 1)}
+    assert all(not any(p.iterdir()) for p in made)  # each one new and empty
+
+
+def test_a_run_never_writes_into_an_existing_folder(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(UserError) as err:
+        RunDir.create(path=tmp_path / "taken")
+    assert err.value.lines == [f"{tmp_path / 'taken'}: already exists; a run never writes into an existing folder"]
+
+
+def test_two_trains_started_together_into_one_runs_folder_use_two_folders(tmp_path):
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "nnlab", "train", QUICK, *[f"--set={s}" for s in SETS], "--runs-dir", str(runs), "-q"]
+    # same name, started together: the stamps match (same second) unless the clock ticks in between
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    printed = sorted(out.strip() for out, _ in outs)
+    dirs = sorted(runs.iterdir())
+    assert len(dirs) == 2 and printed == sorted(str(d) for d in dirs)
+    for d in dirs:  # each folder holds one complete run, not two interleaved
+        assert meta(d)["status"] == "completed"
+        assert [r["epoch"] for r in metrics_without_seconds(d)] == ["0", "1", "2"]
+    a, b = dirs
+    assert metrics_without_seconds(a) == metrics_without_seconds(b)  # same config and seed, same numbers
+    if a.name[:15] == b.name[:15]:  # same second: the second one got the suffix
+        assert b.name == a.name + "-2"
