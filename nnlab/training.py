@@ -107,6 +107,10 @@ def train(
     (the caller restores parameters and the rng's state). The batch loss is
     measured every ``loss_every`` steps: that is also where NaN/inf is caught
     (and, in any case, at each epoch end).
+
+    With a flat θ (``Network.flat_params``) and a built-in elementwise
+    optimizer, the update runs on θ as a whole (``FlatUpdate``); the arrays of
+    ``opt_state`` are then re-homed as views of flat buffers, same names and values.
     """
     n = len(X)
     if batch_size < 1 or batch_size > n:
@@ -208,7 +212,7 @@ class FlatUpdate:
         if net.flat_params is None or not getattr(optimizer, "elementwise", False):
             return None
         slots = [f"{slot}.{k}" for slot in optimizer.slots for k in net.params]
-        if set(opt_state) != set(slots) | {"t"}:
+        if set(opt_state) != set(slots) | {"t"} or not isinstance(opt_state["t"], np.ndarray):
             return None
         for slot in optimizer.slots:
             for k, p in net.params.items():
