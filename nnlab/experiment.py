@@ -30,7 +30,7 @@ from nnlab.errors import DivergedError, UserError
 from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
-from nnlab.rundir import METRICS_COLUMNS, RunDir, long_rows, read_metrics
+from nnlab.rundir import METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
 EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -241,7 +241,14 @@ def run_experiment(
         cfg = load_config(cfg, list(overrides))
     data = build_data(cfg)  # UserError if missing: before any folder exists
     rng = np.random.default_rng(cfg.training.seed)
-    net = build_network(cfg, rng, n_train=data.n_train)
+    try:
+        net = build_network(cfg, rng, n_train=data.n_train)
+    except MemoryError as e:  # a typo like 300000 units: a user error, not a crash
+        sizes = cfg.model.sizes
+        n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        raise UserError(
+            f"{config_file or 'config'}: model.sizes: got {sizes}; {n:,} parameters do not fit in memory ({e})"
+        ) from None
     opt = build_optimizer(cfg)
 
     if resume is None:
@@ -283,16 +290,22 @@ def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, dis
 
     start = dict(start_epoch=0, start_step=0, opt_state=None)
     if resuming:
-        rundir.reopen()
+        # an unreadable checkpoint, or one that does not fit config.yaml, is refused before the run is touched
         ck = rundir.load_checkpoint()
+        if ck is not None:
+            arrays, info = ck
+            try:
+                net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")}, source="checkpoint")
+                rng.bit_generator.state = info["rng"]
+                tables = {t: int(info["tables"][t]) for t in TABLES}
+            except (KeyError, ValueError, TypeError) as e:
+                raise UserError(f"{rundir.checkpoint_path}: does not fit the run's config.yaml ({e})") from None
+        rundir.reopen()
         if ck is None:  # killed before the first checkpoint: start over in the same folder
             rundir.write_headers()
         else:
-            arrays, info = ck
-            net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")})
             opt_state = {k[4:]: v.copy() for k, v in arrays.items() if k.startswith("opt.")}
-            rng.bit_generator.state = info["rng"]
-            rundir.truncate_tables(info["tables"])
+            rundir.truncate_tables(tables)
             for k, h in extra.items():
                 h.load_state_dict(info["extra"].get(k, {}))
             start = dict(start_epoch=info["epoch"], start_step=info["step"], opt_state=opt_state)

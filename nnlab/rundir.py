@@ -16,6 +16,7 @@ import platform
 import socket
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -175,8 +176,10 @@ class RunDir:
             raise UserError(f"{self.path}: not a run directory (no meta.json)") from None
         except (OSError, ValueError) as e:
             raise UserError(f"{self.path}/meta.json: unreadable ({e})") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else None
+        if not isinstance(meta, dict):
+            raise UserError(f"{self.path}/meta.json: unreadable (not a JSON object)")
+        if meta.get("format") != FORMAT:
+            found = meta.get("format")
             raise UserError(
                 f"{self.path}: run directory format {found!r}; this nnlab ({__version__}) reads format {FORMAT} only"
             )
@@ -241,11 +244,17 @@ class RunDir:
     def load_checkpoint(self) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         if not self.checkpoint_path.exists():
             return None
+        start_over = "remove it to start the run over"
         try:
+            with open(self.checkpoint_path, "rb") as f:
+                if f.read(4) != b"PK\x03\x04":  # np.load would try it as a pickle
+                    raise UserError(f"{self.checkpoint_path}: unreadable checkpoint (not an .npz file); {start_over}")
             arrays = load_npz(self.checkpoint_path)
             info = json.loads(arrays.pop("__info__").tobytes().decode("utf-8"))
-        except (OSError, ValueError, KeyError) as e:
-            raise UserError(f"{self.checkpoint_path}: unreadable checkpoint ({e})") from None
+            if not isinstance(info, dict):
+                raise ValueError("no checkpoint information")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise UserError(f"{self.checkpoint_path}: unreadable checkpoint ({e}); {start_over}") from None
         return arrays, info
 
 

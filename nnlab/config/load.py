@@ -32,8 +32,33 @@ class DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+class RecursiveAlias(yaml.MarkedYAMLError):
+    """``&a [1, *a]``: a list or mapping that contains itself (no config is infinite)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """``yaml.safe_load``'s loader, also refusing duplicate keys with their line."""
+    """``yaml.safe_load``'s loader, also refusing duplicate keys with their line,
+    and aliases to a list or mapping from inside it (a recursive value)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._open_anchors: set[str] = set()
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                message = f"alias '*{event.anchor}' is inside the value it names; configs cannot contain themselves"
+                raise RecursiveAlias(problem=message, problem_mark=event.start_mark)
+            return super().compose_node(parent, index)
+        anchor = event.anchor
+        if anchor is None or anchor in self._open_anchors:
+            return super().compose_node(parent, index)
+        self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open_anchors.discard(anchor)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -75,7 +100,7 @@ def parse_yaml_value(text: str) -> Any:
 
     try:
         return _parse_yaml(text)
-    except (RefusedTag, DuplicateKey) as err:
+    except (RefusedTag, DuplicateKey, RecursiveAlias) as err:
         raise BadOverride(err.problem) from None
     except yaml.YAMLError as err:
         raise BadOverride(f"malformed value: {getattr(err, 'problem', None) or err}") from None
@@ -100,7 +125,7 @@ def read_config_file(path: str | Path, label: str | None = None) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = err.problem if isinstance(err, (RefusedTag, DuplicateKey)) else f"malformed YAML: {err.problem}"
+        what = err.problem if isinstance(err, (RefusedTag, DuplicateKey, RecursiveAlias)) else f"malformed YAML: {err.problem}"
         raise UserError(f"{label}: {where}{what}") from None
     except yaml.YAMLError as err:
         raise UserError(f"{label}: malformed YAML: {err}") from None

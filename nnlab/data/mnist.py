@@ -9,6 +9,7 @@ read-only) happens in ``nnlab.data.datasets``.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import zlib
 from pathlib import Path
 
@@ -125,8 +126,29 @@ def _labels(path: Path, y: np.ndarray) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _check_sha256(path: Path, stem: str, payload: np.ndarray) -> None:
+    """The file's uncompressed bytes (header + payload) against the official sha256.
+
+    A file that passes the structural checks but was altered (or is another
+    dataset in MNIST's format) is refused rather than trained on.
+    """
+    from nnlab.data.fetch import PAYLOADS  # fetch imports this module
+
+    magic, shape = IDX_FILES[stem]
+    digest = hashlib.sha256(magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape))
+    digest.update(np.ascontiguousarray(payload))
+    expected = PAYLOADS[stem][0]
+    if digest.hexdigest() != expected:
+        found = digest.hexdigest()[:16]
+        raise _corrupt(path, f"sha256 of the payload is {found}..., expected {expected[:16]}... (the official file)")
+
+
 def load_idx_folder(folder: str | Path) -> tuple[Arrays, Arrays]:
-    """The 60k official training and 10k test images/labels from ``folder``."""
+    """The 60k official training and 10k test images/labels from ``folder``.
+
+    Each file is checked for its structure, then (labels 0..9) for its content,
+    then against the official sha256.
+    """
     folder = Path(folder)
     parts = []
     for prefix in ("train", "t10k"):
@@ -136,9 +158,12 @@ def load_idx_folder(folder: str | Path) -> tuple[Arrays, Arrays]:
             path = idx_path(folder, stem)
             if path is None:
                 raise UserError(f"{folder / stem}.gz does not exist; {HOW_TO_GET}")
-            arrays.append((path, read_idx(path, *IDX_FILES[stem])))
-        (_, X), (path, y) = arrays
-        parts.append((X.reshape(len(X), N_PIXELS), _labels(path, y)))
+            arrays.append((path, stem, read_idx(path, *IDX_FILES[stem])))
+        (x_path, x_stem, X), (y_path, y_stem, y) = arrays
+        labels = _labels(y_path, y)
+        _check_sha256(x_path, x_stem, X)
+        _check_sha256(y_path, y_stem, y)
+        parts.append((X.reshape(len(X), N_PIXELS), labels))
     return parts[0], parts[1]
 
 
