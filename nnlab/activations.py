@@ -267,7 +267,10 @@ class GELU(Activation):
         return z * _std_normal_cdf(z)
 
     def df(self, z, a):
-        return _std_normal_cdf(z) + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z)
+        # z φ(z) is exactly 0 beyond |z| = 40 (φ underflows); clipping there keeps z² from
+        # overflowing (float32 at |z| > 1.8e19) without changing any result
+        zc = np.clip(z, -40.0, 40.0)
+        return _std_normal_cdf(z) + zc * _INV_SQRT_2PI * np.exp(-0.5 * zc * zc)
 
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -279,13 +282,19 @@ class GELUTanh(Activation):
 
     name = "gelu_tanh"
 
+    # tanh(u) is exactly ±1 beyond |z| = 100, so u is computed from z clipped there: the
+    # same results, and z³ cannot overflow (float32 at |z| > 7e12)
+    _CLIP = 100.0
+
     def f(self, z):
-        return 0.5 * z * (1.0 + np.tanh(_GELU_C * (z + 0.044715 * z**3)))
+        zc = np.clip(z, -self._CLIP, self._CLIP)
+        return 0.5 * z * (1.0 + np.tanh(_GELU_C * (zc + 0.044715 * zc**3)))
 
     def df(self, z, a):
-        t = np.tanh(_GELU_C * (z + 0.044715 * z**3))
-        du = _GELU_C * (1.0 + 3 * 0.044715 * z * z)
-        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * du
+        zc = np.clip(z, -self._CLIP, self._CLIP)
+        t = np.tanh(_GELU_C * (zc + 0.044715 * zc**3))
+        du = _GELU_C * (1.0 + 3 * 0.044715 * zc * zc)
+        return 0.5 * (1.0 + t) + 0.5 * zc * (1.0 - t * t) * du  # the second term is 0 beyond the clip
 
 
 @ACTIVATIONS.register("identity")
