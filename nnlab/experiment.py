@@ -230,8 +230,19 @@ def run_experiment(
     ``resume``: an existing run directory to continue from its last checkpoint
     (``cfg`` is then ignored: the run's own config.yaml is used).
     """
+    held: list[RunDir] = []  # the run directory this call locked, unlocked however it ends
+    try:
+        return _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, resume, held)
+    finally:
+        for r in held:
+            r.unlock()
+
+
+def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, resume, held: list) -> RunResult:
     if resume is not None:
         rundir = RunDir(resume)
+        rundir.lock()  # a run still going in another process is refused
+        held.append(rundir)
         meta = rundir.read_meta()
         if meta.get("status") == "completed":
             raise UserError(f"{resume}: run already completed; nothing to resume")
@@ -253,6 +264,7 @@ def run_experiment(
 
     if resume is None:
         rundir = RunDir.create(runs_dir=runs_dir or cfg.output.runs_dir, path=run_dir, name=cfg.name)
+        held.append(rundir)
         try:
             rundir.start(
                 config_yaml=dump_config(cfg), overrides=overrides, seed=cfg.training.seed, name=cfg.name,

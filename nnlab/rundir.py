@@ -22,6 +22,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs are not locked
+    fcntl = None  # type: ignore[assignment]
+
 from nnlab import __version__
 from nnlab.errors import UserError
 from nnlab.instruments.base import Row
@@ -109,6 +114,37 @@ class RunDir:
         self.path = Path(path)
         self.meta: dict[str, Any] = {}
         self._files: dict[str, Any] = {}
+        self._lock_fd: int | None = None
+
+    # -- one writer at a time ----------------------------------------------------
+    def lock(self) -> None:
+        """Hold an exclusive lock on the folder while this process writes it.
+
+        An ``flock`` on the folder itself: no file is added, and the kernel releases
+        it when the process ends, however it ends (SIGKILL too), so a killed run can
+        be resumed at once while a live one cannot be resumed by a second process.
+        A missing folder is left to ``read_meta`` to report.
+        """
+        if fcntl is None or self._lock_fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise UserError(
+                f"{self.path}: in use by another nnlab process (the run is still going);"
+                " resume it once that process has ended"
+            ) from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     # -- creation ----------------------------------------------------------
     @classmethod
@@ -122,8 +158,11 @@ class RunDir:
                 raise UserError(f"{path}: already exists; a run never writes into an existing folder") from None
             except OSError as e:
                 raise UserError(f"{path}: cannot create the run folder ({e.strerror or e})") from None
-            return cls(path)
-        return cls(create_run_dir(runs_dir or "runs", name))
+            made = cls(path)
+        else:
+            made = cls(create_run_dir(runs_dir or "runs", name))
+        made.lock()
+        return made
 
     def start(self, *, config_yaml: str, overrides: Sequence[str], seed: int, name: str, config_file: str | None) -> None:
         """Write config.yaml, overrides.json, the CSV headers, then meta.json (status running).

@@ -67,3 +67,40 @@ def test_two_trains_started_together_into_one_runs_folder_use_two_folders(tmp_pa
     assert metrics_without_seconds(a) == metrics_without_seconds(b)  # same config and seed, same numbers
     if a.name[:15] == b.name[:15]:  # same second: the second one got the suffix
         assert b.name == a.name + "-2"
+
+
+def test_a_run_still_going_cannot_be_resumed_by_another_process(tmp_path):
+    """The run folder is locked (flock) by the process writing it; the kernel drops the lock when
+    that process dies, so a killed run is resumable at once and a live one never gets a second writer."""
+    import os
+    import signal
+    import time
+
+    from click.testing import CliRunner
+
+    from nnlab.cli.main import cli
+
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "nnlab", "train", QUICK, *[f"--set={s}" for s in SETS], "--set=training.epochs=1000",
+           "--runs-dir", str(runs), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(runs.glob("*/checkpoint/checkpoint.npz")):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        (run_dir,) = runs.iterdir()
+        expected = (f"error: {run_dir}: in use by another nnlab process (the run is still going);"
+                    " resume it once that process has ended\n")
+        out = subprocess.run([sys.executable, "-m", "nnlab", "train", "--resume", str(run_dir)],
+                             capture_output=True, text=True, timeout=60)
+        assert (out.returncode, out.stderr) == (2, expected)
+        result = CliRunner().invoke(cli, ["train", "--resume", str(run_dir)])
+        assert (result.exit_code, result.stderr) == (2, expected)
+        assert proc.poll() is None and meta(run_dir)["status"] == "running"  # the live run went on untouched
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    rundir = RunDir(run_dir)
+    rundir.lock()  # free again: the kernel released the dead process's lock
+    rundir.unlock()

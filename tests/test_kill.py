@@ -75,6 +75,18 @@ def wait_for_meta(runs: Path, proc: subprocess.Popen, timeout: float = 60.0) -> 
     raise AssertionError("no run directory appeared")
 
 
+def wait_until(condition, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Poll ``condition()`` (a file being replaced may not parse for an instant) until true or ``proc`` ends."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            if condition():
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.002)
+
+
 def kill_later(proc: subprocess.Popen, sig: int, delay: float, when_ready, out: dict) -> threading.Thread:
     """In a thread: wait for ``when_ready()``, sleep ``delay``, send ``sig`` if still running."""
 
@@ -185,13 +197,17 @@ def test_killed_runs_keep_their_history_and_resume_to_the_same_results(tmp_path,
     again = {}
     if "kill" in resumes:
         info: dict = {}
-        kill_later(resumes["kill"], signal.SIGKILL, d_kill2, lambda: time.sleep(0.3), info).join()
+        n_resumed = len(meta(dirs["kill"]).get("resumed", []))
+        reopened = lambda: wait_until(lambda: len(meta(dirs["kill"]).get("resumed", [])) > n_resumed,  # noqa: E731
+                                      resumes["kill"])
+        kill_later(resumes["kill"], signal.SIGKILL, d_kill2, reopened, info).join()
         code, _ = finish(resumes.pop("kill"))
         run_dir = dirs["kill"]
         check_files_parse(run_dir)
         if info["sent"] and code == -signal.SIGKILL:
             FAULTS["SIGKILL during resume"] += 1
-            WHERE.append(("SIGKILL during resume", meta(run_dir)["epochs_completed"], True))
+            WHERE.append(("SIGKILL during resume", meta(run_dir)["epochs_completed"],
+                          (run_dir / "checkpoint" / "checkpoint.npz").exists()))
             check_kept_rows_are_the_references(run_dir, reference)
             again["kill"] = nnlab("train", "--resume", str(run_dir), "-q")
         else:
