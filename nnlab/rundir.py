@@ -201,7 +201,14 @@ class RunDir:
             atomic_write_text(self.path / f"{table}.csv", _line(columns))
 
     def reopen(self) -> None:
-        """Continue an existing run: status back to running, resumed time noted."""
+        """Continue an existing run: status back to running, resumed time noted.
+
+        Temporary files of atomic writes cut short by a kill (``.<name>.<random>.tmp``,
+        never read) are removed.
+        """
+        for folder in (self.path, self.checkpoint_path.parent):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
         self.meta = self.read_meta()
         self.meta.update(status="running", ended=None, error=None)
         self.meta.setdefault("resumed", []).append(now())

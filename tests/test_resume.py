@@ -215,3 +215,41 @@ def test_cli_resume_of_an_interrupted_run_completes_with_exit_0(tmp_path, straig
     out = CliRunner().invoke(cli, ["train", "--resume", str(run_dir), "-q"])
     assert out.exit_code == 0, out.output
     assert_same_results(run_dir, straight())
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to name the file being fsynced")
+def test_a_checkpoint_write_cut_short_keeps_the_previous_checkpoint(tmp_path, monkeypatch, straight):
+    """Checkpoints are written to a temporary file, fsynced, then renamed over the old one."""
+    import os
+
+    run_dir = interrupted(cfg_of(), tmp_path, epoch=2)
+    ck = run_dir / "checkpoint" / "checkpoint.npz"
+    before = ck.read_bytes()
+
+    real_fsync, cut = os.fsync, []
+
+    def fsync(fd):
+        if ".checkpoint.npz." in os.readlink(f"/proc/self/fd/{fd}"):
+            cut.append(fd)
+            raise KeyboardInterrupt  # Ctrl-C with the new checkpoint written but not yet in place
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(None, resume=run_dir, display="quiet")
+    monkeypatch.undo()
+    assert len(cut) == 1
+    assert ck.read_bytes() == before  # the previous checkpoint, whole
+    assert not list(run_dir.rglob(".*.tmp"))  # and no half-written file left
+    assert meta(run_dir)["status"] == "interrupted" and meta(run_dir)["epochs_completed"] == 3
+    resume(run_dir)
+    assert_same_results(run_dir, straight())
+
+
+def test_resume_removes_temporary_files_a_kill_left(tmp_path, straight):
+    run_dir = interrupted(cfg_of(), tmp_path, epoch=2)
+    (run_dir / ".meta.json.abc123.tmp").write_text('{"half')
+    (run_dir / "checkpoint" / ".checkpoint.npz.xyz.tmp").write_bytes(b"PK\x03\x04 half")
+    resume(run_dir)
+    assert not list(run_dir.rglob(".*.tmp"))
+    assert_same_results(run_dir, straight())
