@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import click
@@ -90,12 +92,23 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
     sys.exit(result.exit_code)
 
 
+def _as_ctrl_c(signum, frame):
+    raise KeyboardInterrupt
+
+
 def _run(fn):
+    """Run ``fn``; Ctrl-C or SIGTERM (``kill PID``, a CI timeout) ends it as ``interrupted``, exit 130."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
         return fn()
     except KeyboardInterrupt:
         click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
         sys.exit(130)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @click.command()
