@@ -7,6 +7,8 @@ caller's input rather than a bug in nnlab.
 
 from __future__ import annotations
 
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(32), 127]} | {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
 
 class UserError(Exception):
     """A problem in the user's input: one or more one-line messages."""
@@ -14,7 +16,9 @@ class UserError(Exception):
     exit_code = 2
 
     def __init__(self, *lines: str) -> None:
-        self.lines = [line for line in lines if line]
+        # one line per problem, whatever the input held: control characters (a newline
+        # in a --set string, an escape sequence in a config value) are shown escaped
+        self.lines = [line.translate(_ESCAPES) for line in lines if line]
         super().__init__("\n".join(self.lines))
 
 

@@ -208,3 +208,58 @@ def test_backprop_matches_central_differences_on_random_networks(spec, data_seed
         numeric = numerical_grad(lambda: net.loss(X, Y), p, h=H)
         err = rel_error(analytic[k], numeric)
         assert err < TOL or np.abs(analytic[k] - numeric).max() < 1e-9, f"{k}: {err:.2e} ({spec})"
+
+
+# -- garbage in: a UserError, never a crash ---------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+KEY_PATHS = [(section,) for section in ("name", "model", "optimizer", "regularization", "training", "data",
+                                        "instruments", "output")] + [
+    ("model", k) for k in ("sizes", "activation", "output", "cost", "cost_reduction", "init")] + [
+    ("model", "init", "weights"), ("model", "init", "biases"), ("model", "activation", "name"),
+    ("model", "activation", "slope"), ("model", "sizes", 1)] + [
+    ("optimizer", k) for k in ("name", "learning_rate", "momentum", "rho", "delta", "nesterov")] + [
+    ("regularization", k) for k in ("l2", "dropout", "clip_norm")] + [
+    ("training", k) for k in ("epochs", "batch_size", "seed", "dtype", "early_stopping", "full_batch")] + [
+    ("data", k) for k in ("dataset", "split", "path", "train_size", "pixel_scale")] + [
+    ("instruments", k) for k in ("probe_size", "gradients", "gradients_every_steps", "train_metrics")] + [
+    ("output", k) for k in ("runs_dir", "checkpoint_every")]
+
+
+def put(config: dict, path: tuple, value) -> None:
+    """``config[path] = value``, replacing whatever is in the way by a container of the right kind."""
+    node = config
+    for key, next_key in zip(path[:-1], path[1:]):
+        child = node[key] if isinstance(node, dict) and key in node else None
+        if isinstance(next_key, int) and not (isinstance(child, list) and len(child) > next_key):
+            child = node[key] = [784, 30, 10]
+        elif isinstance(next_key, str) and not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[path[-1]] = value
+
+
+@settings(max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 150)), deadline=None)
+@given(changes=st.lists(st.tuples(st.sampled_from(KEY_PATHS), json_values), min_size=1, max_size=3),
+       overrides=st.lists(st.text(max_size=20) | st.builds(
+           lambda path, value: ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in path).replace(".[", "[")
+           + "=" + value, st.sampled_from(KEY_PATHS), st.text(max_size=20)), max_size=3))
+def test_any_garbage_in_a_config_is_a_user_error_never_a_crash(changes, overrides):
+    from nnlab.config import Config
+    from nnlab.errors import UserError
+
+    raw = {"data": {"dataset": "mnist-mini", "train_size": 100}, "instruments": {"probe_size": 50},
+           "model": {"sizes": [784, 30, 10], "activation": {"name": "leaky_relu"}}}
+    for path, value in changes:
+        put(raw, path, value)
+    try:
+        cfg = load_config(raw, overrides)
+    except UserError as err:
+        assert err.lines and all(isinstance(line, str) and "\n" not in line for line in err.lines)
+    else:
+        assert isinstance(cfg, Config)
+        assert load_config(yaml.safe_load(dump_config(cfg))) == cfg  # what loads also round-trips

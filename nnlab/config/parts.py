@@ -187,6 +187,8 @@ def parse_activation(value: Any, role: str) -> ActivationSpec:
         if name in valid:
             return None
         listed = ", ".join(valid)
+        if not isinstance(name, str):  # a list or mapping as the name: not hashable, not a name
+            return unknown_name("activation", name, valid)
         if role == "hidden" and name in OUTPUT_ONLY:
             return f"'{name}' is only allowed as the output activation (model.output); valid: {listed}"
         if role == "output" and name in HIDDEN_ONLY:

@@ -96,8 +96,15 @@ def _show(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_show(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_show_key(k)}: {_show(x)}" for k, x in v.items()) + "}"
     return str(v)
+
+
+def _show_key(k: Any) -> str:
+    """A mapping key bare when it reads as one (``slope``), else quoted like a value."""
+    if isinstance(k, str) and k and k.isprintable() and not any(c in k for c in ":{}[],'\"#"):
+        return k
+    return _show(k)
 
 
 def suggest(word: Any, options: Iterable[str]) -> str:
