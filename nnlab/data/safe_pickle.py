@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
-import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -93,10 +92,12 @@ def safe_load_pickle(path: str | Path) -> Any:
         ) from None
     except FileNotFoundError:
         raise UserError(f"{path} does not exist") from None
-    except (OSError, EOFError, zlib.error, pickle.UnpicklingError, ValueError,
-            TypeError, IndexError, KeyError, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001 - any failure decoding an untrusted file means it is damaged
+        # (e.g. MemoryError: a damaged length field asks for gigabytes; SystemError from
+        # numpy rebuilding an array from a damaged state)
+        detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         raise UserError(
-            f"{path} is truncated or corrupt: {type(err).__name__}: {err};"
+            f"{path} is truncated or corrupt: {detail};"
             " delete it (or run `nnlab data fetch mnist` for the IDX files)"
         ) from None
     _check_plain(obj, path)
