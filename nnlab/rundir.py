@@ -16,7 +16,6 @@ import platform
 import socket
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -299,8 +298,11 @@ class RunDir:
             info = json.loads(arrays.pop("__info__").tobytes().decode("utf-8"))
             if not isinstance(info, dict):
                 raise ValueError("no checkpoint information")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-            raise UserError(f"{self.checkpoint_path}: unreadable checkpoint ({e}); {start_over}") from None
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways (zip, npy header, JSON)
+            detail = str(e) or type(e).__name__
+            raise UserError(f"{self.checkpoint_path}: unreadable checkpoint ({detail}); {start_over}") from None
         return arrays, info
 
 

@@ -77,3 +77,40 @@ def test_a_damaged_idx_file_is_refused_or_reads_the_right_shape(tmp_path, data, 
         assert len(err.lines) == 1
     else:
         assert X.shape == (2, 3, 4) and X.dtype == np.uint8
+
+
+_CHECKPOINT: dict[str, bytes] = {}
+
+
+def a_checkpoint() -> bytes:
+    """checkpoint.npz of a tiny real run (made once)."""
+    if "bytes" not in _CHECKPOINT:
+        import tempfile
+
+        from nnlab.config import load_config
+        from nnlab.experiment import run_experiment
+
+        cfg = load_config({"model": {"sizes": [784, 3, 10]}, "training": {"epochs": 1, "batch_size": 10},
+                           "data": {"dataset": "mnist-mini", "train_size": 20, "validation_size": 10, "test_size": 10},
+                           "instruments": {"probe_size": 10}})
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run_experiment(cfg, runs_dir=tmp, display="quiet")
+            _CHECKPOINT["bytes"] = (result.run_dir / "checkpoint" / "checkpoint.npz").read_bytes()
+    return _CHECKPOINT["bytes"]
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_damaged_checkpoint_is_refused_or_loads(tmp_path, data):
+    from nnlab.rundir import RunDir
+
+    damaged_bytes = data.draw(damaged(a_checkpoint()))
+    run = RunDir(tmp_path)
+    run.checkpoint_path.parent.mkdir(exist_ok=True)
+    run.checkpoint_path.write_bytes(damaged_bytes)
+    try:
+        arrays, info = run.load_checkpoint()
+    except UserError as err:
+        assert len(err.lines) == 1
+    else:
+        assert isinstance(info, dict) and all(isinstance(a, np.ndarray) for a in arrays.values())
