@@ -107,7 +107,11 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 class RunDir:
-    """Writes one run directory. ``RunDir.create`` for a new run, ``RunDir(path)`` to continue one."""
+    """Writes one run directory. ``RunDir.create`` for a new run, ``RunDir(path)`` to continue one.
+
+    ``RunDir.create`` also locks the folder for this process (``lock``); ``unlock``
+    when done writing (``run_experiment`` does; the process ending does too).
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -218,6 +222,11 @@ class RunDir:
         try:
             meta = json.loads((self.path / "meta.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
+            if (self.path / "config.yaml").is_file():  # killed in the milliseconds a run folder is made
+                raise UserError(
+                    f"{self.path}: run stopped while its folder was being made (no meta.json);"
+                    " nothing was trained: delete the folder and start the run again"
+                ) from None
             raise UserError(f"{self.path}: not a run directory (no meta.json)") from None
         except (OSError, ValueError) as e:
             raise UserError(f"{self.path}/meta.json: unreadable ({e})") from None

@@ -359,6 +359,11 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     ("resume-half-written-meta", fake_run(None, raw='{"format": 1, "sta'),
      ["runs/old/meta.json: unreadable (Unterminated string starting at: line 1 column 15 (char 14))"]),
     ("resume-meta-not-an-object", fake_run(None, raw="[1, 2]"), ["runs/old/meta.json: unreadable (not a JSON object)"]),
+    ("resume-folder-killed-while-being-made",
+     lambda tmp: (tmp / "runs" / "old").mkdir(parents=True) or (tmp / "runs" / "old" / "config.yaml").write_text("{}")
+     and ["train", "--resume", "runs/old"],
+     ["runs/old: run stopped while its folder was being made (no meta.json); nothing was trained: delete the folder"
+      " and start the run again"]),
     ("resume-not-a-run", lambda tmp: (tmp / "runs").mkdir() or ["train", "--resume", "runs"],
      ["runs: not a run directory (no meta.json)"]),
     ("resume-with-a-config", lambda tmp: config()(tmp)[:2] + ["--resume", "runs"],
