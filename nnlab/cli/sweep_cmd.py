@@ -1,0 +1,153 @@
+"""`nnlab sweep`: thin wrapper over nnlab.sweep."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from nnlab.cli.common import user_errors
+
+
+class SweepProgress:
+    """One progress bar for the whole sweep (members done / total, failures, time left); plain lines off a terminal."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.rich = sys.stdout.isatty() and not quiet
+        self.quiet = quiet
+        self._p = None
+        self.failures = 0
+
+    def start(self, total: int, already: int) -> None:
+        self.total, self.count, self.t0 = total, already, time.perf_counter()
+        if already and not self.quiet:
+            click.echo(f"{already} of {total} members already completed; running the other {total - already}")
+        if self.rich:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._p = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
+                               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            self._task = self._p.add_task("sweep", total=total, completed=already, info="")
+            self._p.start()
+
+    def advance(self, mid: str, record: dict) -> None:
+        self.count += 1
+        if record["status"] != "completed":
+            self.failures += 1
+        info = f"{self.failures} failed" if self.failures else ""
+        if self._p is not None:
+            self._p.update(self._task, completed=self.count, info=info)
+            if record["status"] != "completed":
+                self._p.console.print(f"{mid}: {record['status']}: {record.get('error')}")
+        elif not self.quiet:
+            s = record.get("summary") or {}
+            best = (s.get("best") or {}).get("validation_accuracy")
+            acc = f" best validation {100 * best:.2f}%" if best is not None else ""
+            err = f": {record.get('error')}" if record["status"] != "completed" else ""
+            click.echo(f"[{self.count}/{self.total}] {mid} {record['status']}{acc}{err}"
+                       f" ({time.perf_counter() - self.t0:.0f} s)")
+
+    def stop(self) -> None:
+        if self._p is not None:
+            self._p.stop()
+            self._p = None
+
+
+@click.command()
+@click.argument("sweep", required=False)
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every member (repeatable).")
+@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
+              help="Add a grid axis: key.path=v1,v2. Values are YAML; separate with ';' when they contain commas: "
+                   "--grid 'model.sizes=[784,30,10];[784,30,30,10]'.")
+@click.option("--seeds", type=int, help="Run seeds 0..N-1 (replaces the file's seeds).")
+@click.option("-j", "--jobs", type=int, default=None, help="Local worker processes (default: the number of cores); 1 runs in-process.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (with --executor dask).")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True, help="Sweeps go to RUNS_DIR/sweeps/.")
+@click.option("--resume", type=click.Path(file_okay=False), metavar="SWEEP_DIR", help="Run only the members of SWEEP_DIR not completed.")
+@click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
+@click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
+@user_errors
+def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
+    """Run a family of configs: SWEEP is a name in configs/sweeps/ (e.g. depth) or a sweep file.
+
+    \b
+    Examples:
+      nnlab sweep depth --set training.epochs=1 --set data.dataset=mnist-mini
+      nnlab sweep depth --jobs 2
+      nnlab sweep depth --executor dask --scheduler tcp://127.0.0.1:8786
+      nnlab sweep --resume runs/sweeps/20261123-010000-depth
+      nnlab sweep configs/sweeps/init.yaml --grid training.batch_size=10,50 --seeds 3
+    Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
+    """
+    from nnlab.errors import UserError
+    from nnlab.sweep import expand, load_spec
+    from nnlab.sweep import run as runner
+
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: must be >= 1")
+    if resume:
+        if sweep or sets or grids or seeds:
+            raise UserError("--resume SWEEP_DIR takes no SWEEP, --set, --grid or --seeds: the sweep keeps its members")
+        _, spec, members = runner.reopen(Path(resume))
+        sweep_dir = Path(resume)
+    else:
+        spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
+        members = expand(spec)
+        if dry_run:
+            for m in members:
+                click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))
+            click.echo(f"{len(members)} members, all valid")
+            return
+        sweep_dir = runner.start(spec, members, Path(runs_dir))
+    if not quiet:
+        click.echo(f"sweep {spec.name}: {len(members)} members, "
+                   f"{'dask at ' + scheduler if executor == 'dask' else f'{min(jobs, len(members))} job(s)'} -> {sweep_dir}")
+    result = runner.run(spec, members, sweep_dir, executor=executor, jobs=jobs, scheduler=scheduler,
+                        progress=SweepProgress(quiet), resume=bool(resume))
+    _show(result, sweep_dir, spec.name, quiet)
+    if not no_plots and not result.interrupted:
+        _plots(sweep_dir, quiet)
+    for m, rec in result.failures:
+        click.echo(f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True)
+    if result.interrupted:
+        click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
+    sys.exit(result.exit_code)
+
+
+def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
+    from nnlab.sweep import aggregate
+
+    title = f"sweep {name}: mean ± std over seeds, ‖δ‖ at initialization ({result.wall:.1f} s)"
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(aggregate.rich_table(sweep_dir, title))
+    else:
+        head, body = aggregate.configuration_rows(sweep_dir)
+        click.echo(title)
+        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(head)]
+        for row in [head, *body]:
+            click.echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    click.echo(f"results: {sweep_dir / 'results.csv'}  {sweep_dir / 'summary.md'}")
+
+
+def _plots(sweep_dir: Path, quiet: bool) -> None:
+    from nnlab.errors import UserError
+    from nnlab.plotting import plot_comparison
+    from nnlab.results import load_sweep
+
+    try:
+        paths, notes = plot_comparison(load_sweep(sweep_dir), sweep_dir / "plots")
+    except UserError as err:
+        click.echo(f"note: no comparison figures: {'; '.join(err.lines)}", err=True)
+        return
+    for p in paths:
+        click.echo(str(p))
+    for n in notes:
+        click.echo(f"note: {n}", err=True)

@@ -1,0 +1,110 @@
+"""What a sweep leaves: results.csv (one row per member), summary.md and the table per grid point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from nnlab.io import atomic_write_text
+from nnlab.sweep.spec import Member
+
+
+def member_record(sweep_dir: Path, m: Member, outcome: dict[str, Any] | None) -> dict[str, Any]:
+    """The member's status and numbers from its run directory (the outcome fills in what it lacks)."""
+    run_dir = sweep_dir / m.dir
+    rec: dict[str, Any] = {"status": "pending", "error": None, "summary": None}
+    meta_path, summary_path = run_dir / "meta.json", run_dir / "summary.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        rec.update(status=meta.get("status", "pending"), error=meta.get("error"))
+    except (OSError, ValueError):
+        pass
+    try:
+        rec["summary"] = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    if outcome and (rec["status"] in ("pending", "running") or outcome["status"] != "completed"):
+        rec.update(status=outcome["status"], error=outcome.get("error") or rec["error"])
+    return rec
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, list):
+        return json.dumps(v)
+    if isinstance(v, float):
+        return repr(v)
+    return v
+
+
+def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys: list[str]) -> str:
+    n_layers = max((len(((r.get("summary") or {}).get("delta_norms") or {}).get("initial") or []) for r in records.values()), default=0)
+    fields = ["member", *keys, "seed", "status", "epochs_completed", "final_validation_accuracy",
+              "best_validation_accuracy", "best_epoch", "final_test_accuracy", "best_test_accuracy", "wall_seconds"]
+    fields += [f"delta_initial_{l}" for l in range(1, n_layers + 1)] + ["error"]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for m in members:
+        rec = records.get(m.id) or {"status": "pending"}
+        s = rec.get("summary") or {}
+        final, best = s.get("final") or {}, s.get("best") or {}
+        row = {"member": m.id, "seed": m.seed, "status": rec["status"], "error": rec.get("error"),
+               "epochs_completed": s.get("epochs_completed"),
+               "final_validation_accuracy": final.get("validation_accuracy"),
+               "best_validation_accuracy": best.get("validation_accuracy"), "best_epoch": best.get("epoch"),
+               "final_test_accuracy": final.get("test_accuracy"), "best_test_accuracy": best.get("test_accuracy"),
+               "wall_seconds": s.get("wall_seconds")}
+        row.update({k: m.point.get(k) for k in keys})
+        for l, v in enumerate(((s.get("delta_norms") or {}).get("initial") or []), start=1):
+            row[f"delta_initial_{l}"] = v
+        w.writerow({k: _cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def write_results(sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]], keys: list[str]) -> None:
+    atomic_write_text(sweep_dir / "results.csv", results_csv(members, records, keys))
+
+
+def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """Per grid point: mean ± std over seeds (nnlab.reporting's table over the finished members)."""
+    from nnlab.reporting import build_report, configuration_table
+
+    report = build_report([sweep_dir])
+    if not report.rows:
+        return [], []
+    return configuration_table(report)
+
+
+def summary_markdown(name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]],
+                     wall: float, command: str) -> str:
+    head, body = configuration_rows(sweep_dir)
+    done = sum(1 for r in records.values() if r["status"] == "completed")
+    lines = [f"# sweep {name}", "", f"{done} of {len(members)} members completed; wall time {wall:.1f} s.", "",
+             f"Command: `{command}`", ""]
+    if head:
+        lines += ["Per configuration, mean ± std over seeds (‖δ‖ = Nielsen's ‖δ^l‖ at initialization, probe set):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+    failures = [(m, records[m.id]) for m in members if m.id in records and records[m.id]["status"] not in ("completed", "pending")]
+    if failures:
+        lines += ["", "## Members not completed", ""]
+        lines += [f"- {m.id} (seed {m.seed}, {m.point}): {r['status']}: {r.get('error')}" for m, r in failures]
+    return "\n".join(lines) + "\n"
+
+
+def rich_table(sweep_dir: Path, title: str):
+    from rich import box
+    from rich.table import Table
+
+    head, body = configuration_rows(sweep_dir)
+    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h, justify="left" if i == 0 else "right")
+    for row in body:
+        t.add_row(*row)
+    return t

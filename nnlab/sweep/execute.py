@@ -1,0 +1,149 @@
+"""Running a sweep's members: in-process, in local worker processes, or on a Dask cluster.
+
+Each member is one ``run_experiment`` into ``<sweep>/members/<id>/``. A
+member that fails or diverges does not stop the others. Local workers run
+with one BLAS thread each (set in the environment they inherit, before they
+import numpy), so N processes don't fight over the cores. Dask workers need
+no shared file system: a member runs into a temporary folder on the worker
+and its files travel back to the client, which writes them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from nnlab.errors import UserError
+
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+#: what a member run reports back: status, error and summary
+Outcome = dict[str, Any]
+
+
+def run_member(base: dict, overrides: Sequence[str], run_dir: str, name: str) -> Outcome:
+    """One member into ``run_dir`` (which must not exist). Never raises but for Ctrl-C."""
+    from nnlab.config import load_config
+    from nnlab.experiment import run_experiment
+
+    try:
+        cfg = load_config(base, list(overrides), base_name=name)
+        result = run_experiment(cfg, overrides=list(overrides), run_dir=run_dir, display="quiet")
+        return {"status": result.status, "error": result.error}
+    except UserError as err:
+        return {"status": "failed", "error": "; ".join(err.lines)}
+    except Exception as err:  # a member's crash is that member's failure
+        return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+
+
+def run_member_packed(base: dict, overrides: Sequence[str], name: str) -> tuple[Outcome, dict[str, bytes]]:
+    """For remote workers: run in a temporary folder, return the outcome and every file's bytes."""
+    with tempfile.TemporaryDirectory(prefix="nnlab-member-") as tmp:
+        run_dir = Path(tmp) / "run"
+        outcome = run_member(base, overrides, str(run_dir), name)
+        files = {}
+        if run_dir.is_dir():
+            for p in sorted(run_dir.rglob("*")):
+                if p.is_file() and not p.name.startswith("."):
+                    files[str(p.relative_to(run_dir))] = p.read_bytes()
+        return outcome, files
+
+
+def unpack(files: dict[str, bytes], run_dir: Path) -> None:
+    from nnlab.io import atomic_write_bytes
+
+    for rel, data in files.items():
+        target = run_dir / rel
+        if run_dir.resolve() not in target.resolve().parents:
+            continue  # never write outside the member folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in BLAS_VARS}
+    os.environ.update({k: "1" for k in BLAS_VARS})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+Task = tuple[str, dict, list[str], Path, str]  # member id, base, overrides, run dir, name
+Done = Callable[[str, Outcome], None]
+
+
+def prepare_dir(run_dir: Path) -> None:
+    """An unfinished member's folder is removed: the member starts again."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+
+
+def execute_inprocess(tasks: Sequence[Task], done: Done) -> None:
+    for mid, base, overrides, run_dir, name in tasks:
+        prepare_dir(run_dir)
+        done(mid, run_member(base, overrides, str(run_dir), name))
+
+
+def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
+    import multiprocessing
+
+    if jobs <= 1:
+        return execute_inprocess(tasks, done)
+    with one_blas_thread():
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pending: dict[Future, str] = {}
+    try:
+        for mid, base, overrides, run_dir, name in tasks:
+            prepare_dir(run_dir)
+            pending[pool.submit(run_member, base, overrides, str(run_dir), name)] = mid
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                mid = pending.pop(f)
+                try:
+                    outcome = f.result()
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as err:  # a worker died (killed, out of memory)
+                    outcome = {"status": "failed", "error": f"worker died: {type(err).__name__}: {err}"}
+                done(mid, outcome)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise UserError("--executor dask needs Dask: pip install 'nnlab[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err})") from None
+    try:
+        futures = {}
+        for mid, base, overrides, run_dir, name in tasks:
+            prepare_dir(run_dir)
+            fut = client.submit(run_member_packed, base, list(overrides), name, key=f"nnlab-{run_dir.parent.parent.name}-{mid}", pure=False)
+            futures[fut] = (mid, run_dir)
+        for fut in as_completed(list(futures)):
+            mid, run_dir = futures[fut]
+            try:
+                outcome, files = fut.result()
+                unpack(files, run_dir)
+            except Exception as err:
+                outcome = {"status": "failed", "error": f"dask: {type(err).__name__}: {err}"}
+            done(mid, outcome)
+    finally:
+        client.close()

@@ -1,0 +1,137 @@
+"""The sweep driver: create or reopen the sweep directory, run the members, aggregate."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnlab.errors import UserError
+from nnlab.io import atomic_write_json, atomic_write_text
+from nnlab.sweep import aggregate
+from nnlab.sweep.execute import execute_dask, execute_local
+from nnlab.sweep.spec import Member, SweepSpec
+
+FORMAT = 1
+
+
+@dataclass
+class SweepResult:
+    path: Path
+    members: list[Member]
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupted: bool = False
+    wall: float = 0.0
+
+    @property
+    def failures(self) -> list[tuple[Member, dict[str, Any]]]:
+        return [(m, self.records[m.id]) for m in self.members
+                if m.id in self.records and self.records[m.id]["status"] not in ("completed", "pending")]
+
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.interrupted else (1 if self.failures else 0)
+
+
+def create_sweep_dir(runs_dir: Path, name: str) -> Path:
+    root = Path(runs_dir) / "sweeps"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{root}: cannot create the sweeps folder ({e.strerror or e})") from None
+    base = f"{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}"
+    for k in range(1, 10_000):
+        path = root / (base if k == 1 else f"{base}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise UserError(f"{root}: too many sweeps named {base}")
+
+
+def sweep_json(spec: SweepSpec, members: list[Member], status: str, command: list[str]) -> dict[str, Any]:
+    return {"format": FORMAT, "name": spec.name, "keys": spec.keys, "seeds": spec.seeds, "status": status,
+            "command": command, "base": spec.base, "base_label": spec.base_label,
+            "members": [m.to_json() for m in members]}
+
+
+def start(spec: SweepSpec, members: list[Member], runs_dir: Path) -> Path:
+    path = create_sweep_dir(runs_dir, spec.name)
+    atomic_write_text(path / "sweep.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    (path / "members").mkdir()
+    atomic_write_json(path / "sweep.json", sweep_json(spec, members, "running", list(sys.argv)))
+    return path
+
+
+def reopen(sweep_dir: Path) -> tuple[dict[str, Any], SweepSpec, list[Member]]:
+    try:
+        doc = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{sweep_dir}: not a sweep directory (no sweep.json)") from None
+    except (OSError, ValueError) as e:
+        raise UserError(f"{sweep_dir}/sweep.json: unreadable ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else None
+        raise UserError(f"{sweep_dir}: sweep directory format {found!r}; this nnlab reads format {FORMAT} only")
+    spec = SweepSpec(name=doc["name"], label=str(sweep_dir), base=doc["base"], base_label=doc.get("base_label", "base"),
+                     seeds=doc.get("seeds") or [0])
+    members = [Member(m["id"], m["point"], m["seed"], m["overrides"]) for m in doc["members"]]
+    spec.grid = {k: [] for k in doc.get("keys") or []}
+    return doc, spec, members
+
+
+def run(spec: SweepSpec, members: list[Member], sweep_dir: Path, *, executor: str = "local", jobs: int = 1,
+        scheduler: str | None = None, progress=None, resume: bool = False) -> SweepResult:
+    """Run every member not yet completed; results.csv is rewritten as each one finishes."""
+    result = SweepResult(sweep_dir, members)
+    keys = spec.keys
+    for m in members:
+        result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
+    todo = [m for m in members if result.records[m.id]["status"] != "completed"]
+    by_id = {m.id: m for m in members}
+    t0 = time.perf_counter()
+    if progress:
+        progress.start(len(members), len(members) - len(todo))
+
+    def done(mid: str, outcome: dict[str, Any]) -> None:
+        result.records[mid] = aggregate.member_record(sweep_dir, by_id[mid], outcome)
+        aggregate.write_results(sweep_dir, members, result.records, keys)
+        if progress:
+            progress.advance(mid, result.records[mid])
+
+    tasks = [(m.id, spec.base, m.overrides, sweep_dir / m.dir, spec.name) for m in todo]
+    aggregate.write_results(sweep_dir, members, result.records, keys)
+    try:
+        if executor == "dask":
+            if not scheduler:
+                raise UserError("--executor dask needs --scheduler tcp://HOST:PORT")
+            execute_dask(tasks, scheduler, done)
+        else:
+            execute_local(tasks, jobs, done)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        if progress:
+            progress.stop()
+    result.wall = time.perf_counter() - t0
+    for m in members:  # a member cut short by Ctrl-C reads its own status from its run directory
+        if result.records[m.id]["status"] in ("pending", "running"):
+            result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
+    doc = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+    doc["status"] = "interrupted" if result.interrupted else ("failed" if result.failures else "completed")
+    doc.setdefault("runs", []).append({"command": list(sys.argv), "wall_seconds": round(result.wall, 3),
+                                       "executor": executor, "jobs": jobs, "resume": resume})
+    atomic_write_json(sweep_dir / "sweep.json", doc)
+    aggregate.write_results(sweep_dir, members, result.records, keys)
+    command = " ".join(shlex.quote(a) for a in ["nnlab", *sys.argv[1:]])
+    atomic_write_text(sweep_dir / "summary.md",
+                      aggregate.summary_markdown(spec.name, sweep_dir, members, result.records, result.wall, command))
+    return result

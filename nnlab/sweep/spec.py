@@ -1,0 +1,229 @@
+"""The sweep file: a base config, a grid of dotted keys, override sets, seeds.
+
+```yaml
+name: depth
+base: ../nielsen/r1.yaml          # a path (relative to this file) or an inline mapping
+grid:                             # every combination of these values
+  model.sizes: [[784, 30, 10], [784, 30, 30, 10]]
+overrides:                        # and/or explicit sets (combined with the grid)
+  - {optimizer.name: adam, optimizer.learning_rate: 0.001}
+seeds: 5                          # 0..4, or a list [0, 7, 9]
+```
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from nnlab.config import load_config
+from nnlab.config.load import parse_yaml_value, read_config_file
+from nnlab.config.values import closest
+from nnlab.errors import UserError
+
+SWEEPS_DIR = Path("configs") / "sweeps"
+KEYS = ("name", "base", "grid", "overrides", "seeds", "description")
+
+
+@dataclass
+class Member:
+    id: str
+    point: dict[str, Any]  # the grid/override values of this member (seed apart)
+    seed: int
+    overrides: list[str]  # --set strings, in order: the sweep's --set, the point, the seed
+
+    @property
+    def dir(self) -> str:
+        return f"members/{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "point": self.point, "seed": self.seed, "dir": self.dir, "overrides": self.overrides}
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    label: str  # the file, for messages
+    base: dict[str, Any]  # the base config as a mapping
+    base_label: str
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    override_sets: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    sets: list[str] = field(default_factory=list)  # --set applied to every member
+    description: str = ""
+
+    @property
+    def keys(self) -> list[str]:
+        keys = list(self.grid)
+        for s in self.override_sets:
+            keys += [k for k in s if k not in keys]
+        return keys
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name}
+        if self.description:
+            d["description"] = self.description
+        d["base"] = self.base
+        if self.grid:
+            d["grid"] = self.grid
+        if self.override_sets:
+            d["overrides"] = self.override_sets
+        d["seeds"] = self.seeds
+        if self.sets:
+            d["set"] = self.sets
+        return d
+
+
+def find_sweep_file(name_or_path: str) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise UserError(f"{p}: sweep file not found")
+        return p
+    q = SWEEPS_DIR / f"{name_or_path}.yaml"
+    if q.is_file():
+        return q
+    known = sorted(x.stem for x in SWEEPS_DIR.glob("*.yaml")) if SWEEPS_DIR.is_dir() else []
+    hint = f"; shipped sweeps: {', '.join(known)}" if known else f" (looked in {SWEEPS_DIR}/; run from the nnlab checkout)"
+    near = closest(name_or_path, known) if known else None
+    return _fail(f"{name_or_path}: no such sweep file or sweep name{hint}" + (f" (did you mean '{near}'?)" if near else ""))
+
+
+def _fail(msg: str):
+    raise UserError(msg)
+
+
+def _seeds(value: Any, label: str) -> list[int]:
+    if isinstance(value, bool) or value is None:
+        _fail(f"{label}: seeds: got {value!r}; must be a count >= 1 or a list of integers >= 0")
+    if isinstance(value, int):
+        if value < 1:
+            _fail(f"{label}: seeds: got {value}; must be a count >= 1 or a list of integers >= 0")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+        if len(set(value)) != len(value):
+            _fail(f"{label}: seeds: {value} repeats a seed; each seed once")
+        return list(value)
+    return _fail(f"{label}: seeds: got {value!r}; must be a count >= 1 or a list of integers >= 0")
+
+
+def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> SweepSpec:
+    if not isinstance(data, dict):
+        _fail(f"{label}: a sweep file must be a mapping with keys: {', '.join(KEYS)}")
+    for k in data:
+        if k not in KEYS:
+            near = closest(str(k), KEYS)
+            _fail(f"{label}: {k}: unknown key; valid: {', '.join(KEYS)}" + (f" (did you mean '{near}'?)" if near else ""))
+    base = data.get("base")
+    if isinstance(base, str):
+        base_path = (folder / base) if not Path(base).is_absolute() else Path(base)
+        if not base_path.is_file() and Path(base).is_file():
+            base_path = Path(base)
+        if not base_path.is_file():
+            _fail(f"{label}: base: config file {base!r} not found (paths are relative to the sweep file)")
+        base_label, base_dict = str(base_path), read_config_file(base_path)
+        if not isinstance(base_dict, dict):
+            _fail(f"{base_path}: a config must be a mapping")
+    elif isinstance(base, dict) or base is None:
+        base_label, base_dict = f"{label}: base", dict(base or {})
+    else:
+        _fail(f"{label}: base: got {base!r}; must be a config file path or an inline config mapping")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict):
+        _fail(f"{label}: grid: must be a mapping of dotted keys to lists of values")
+    for k, v in grid.items():
+        if not isinstance(v, list) or not v:
+            _fail(f"{label}: grid.{k}: got {v!r}; must be a non-empty list of values")
+    sets = data.get("overrides") or []
+    if not isinstance(sets, list) or not all(isinstance(s, dict) and s for s in sets):
+        _fail(f"{label}: overrides: must be a list of non-empty mappings of dotted keys to values")
+    name = data.get("name") or default_name
+    if not isinstance(name, str):
+        _fail(f"{label}: name: got {name!r}; must be a string")
+    return SweepSpec(
+        name=name,
+        label=label,
+        base=base_dict,
+        base_label=base_label,
+        grid={str(k): v for k, v in grid.items()},
+        override_sets=[{str(k): v for k, v in s.items()} for s in sets],
+        seeds=_seeds(data.get("seeds", 1), label),
+        description=str(data.get("description") or ""),
+    )
+
+
+def load_spec(
+    name_or_path: str | None,
+    *,
+    sets: Sequence[str] = (),
+    grid_args: Sequence[str] = (),
+    seeds: int | None = None,
+) -> SweepSpec:
+    """A sweep from a file (a path, or a name in configs/sweeps/) and/or ``--grid key=v1,v2`` arguments."""
+    if name_or_path:
+        path = find_sweep_file(name_or_path)
+        spec = parse_spec(read_config_file(path), str(path), folder=path.parent, default_name=path.stem)
+    else:
+        if not grid_args:
+            _fail("give a sweep name or file (e.g. nnlab sweep depth), or --grid key=v1,v2 with --set base settings")
+        spec = SweepSpec(name="adhoc", label="--grid", base={}, base_label="--set")
+    for text in grid_args:
+        key, values = parse_grid_arg(text)
+        spec.grid[key] = values
+    if seeds is not None:
+        if seeds < 1:
+            _fail(f"--seeds {seeds}: must be >= 1")
+        spec.seeds = list(range(seeds))
+    spec.sets = list(sets)
+    return spec
+
+
+def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
+    """``key=v1,v2`` (``;`` separates instead when a value holds commas, e.g. lists)."""
+    if "=" not in text:
+        _fail(f"--grid {text}: expected key.path=value1,value2")
+    key, _, rest = text.partition("=")
+    sep = ";" if ";" in rest or "[" in rest or "{" in rest else ","
+    parts = [p.strip() for p in rest.split(sep) if p.strip()]
+    if not key.strip() or not parts:
+        _fail(f"--grid {text}: expected key.path=value1,value2")
+    from nnlab.config.overrides import BadOverride
+
+    try:
+        return key.strip(), [parse_yaml_value(p) for p in parts]
+    except BadOverride as err:
+        return _fail(f"--grid {text}: {err}")
+
+
+def _override(key: str, value: Any) -> str:
+    return f"{key}={json.dumps(value)}"
+
+
+def expand(spec: SweepSpec) -> list[Member]:
+    """Every member (grid x override sets x seeds), each config validated; all problems reported at once."""
+    keys = list(spec.grid)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
+    sets = spec.override_sets or [{}]
+    points = [{**c, **s} for c in combos for s in sets]
+    members: list[Member] = []
+    errors: list[str] = []
+    seen_errors: set[str] = set()
+    for point in points:
+        for seed in spec.seeds:
+            overrides = [*spec.sets, *(_override(k, v) for k, v in point.items()), f"training.seed={seed}"]
+            mid = f"m{len(members):03d}"
+            try:
+                load_config(spec.base, overrides, base_name=spec.name)
+            except UserError as err:
+                for line in err.lines:
+                    text = line.replace("<dict>", spec.base_label, 1)
+                    if text not in seen_errors:
+                        seen_errors.add(text)
+                        errors.append(text)
+            members.append(Member(mid, point, seed, overrides))
+    if errors:
+        raise UserError(*errors)
+    return members
