@@ -25,7 +25,7 @@ from nnlab.config.values import closest
 from nnlab.errors import UserError
 
 SWEEPS_DIR = Path("configs") / "sweeps"
-KEYS = ("name", "base", "grid", "overrides", "seeds", "description")
+KEYS = ("name", "base", "grid", "overrides", "seeds", "set", "description")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class Member:
     id: str
     point: dict[str, Any]  # the grid/override values of this member (seed apart)
     seed: int
-    overrides: list[str]  # --set strings, in order: the sweep's --set, the point, the seed
+    overrides: list[str]  # --set strings, in order: the point, the sweep's --set, the seed
 
     @property
     def dir(self) -> str:
@@ -140,6 +140,9 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
     sets = data.get("overrides") or []
     if not isinstance(sets, list) or not all(isinstance(s, dict) and s for s in sets):
         _fail(f"{label}: overrides: must be a list of non-empty mappings of dotted keys to values")
+    fixed = data.get("set") or []
+    if not isinstance(fixed, list) or not all(isinstance(x, str) and "=" in x for x in fixed):
+        _fail(f"{label}: set: must be a list of key.path=value strings applied to every member")
     name = data.get("name") or default_name
     if not isinstance(name, str):
         _fail(f"{label}: name: got {name!r}; must be a string")
@@ -152,6 +155,7 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
         override_sets=[{str(k): v for k, v in s.items()} for s in sets],
         seeds=_seeds(data.get("seeds", 1), label),
         description=str(data.get("description") or ""),
+        sets=list(fixed),
     )
 
 
@@ -177,7 +181,7 @@ def load_spec(
         if seeds < 1:
             _fail(f"--seeds {seeds}: must be >= 1")
         spec.seeds = list(range(seeds))
-    spec.sets = list(sets)
+    spec.sets = spec.sets + list(sets)
     return spec
 
 
@@ -213,7 +217,8 @@ def expand(spec: SweepSpec) -> list[Member]:
     seen_errors: set[str] = set()
     for point in points:
         for seed in spec.seeds:
-            overrides = [*spec.sets, *(_override(k, v) for k, v in point.items()), f"training.seed={seed}"]
+            # the command line (--set) has the last word over the file's grid and override sets
+            overrides = [*(_override(k, v) for k, v in point.items()), *spec.sets, f"training.seed={seed}"]
             mid = f"m{len(members):03d}"
             try:
                 load_config(spec.base, overrides, base_name=spec.name)

@@ -1,0 +1,278 @@
+"""`nnlab sweep`: expansion, validation, execution (in-process, processes, Dask), resume, failures, aggregates."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nnlab.cli.main import cli
+from nnlab.errors import UserError
+from nnlab.results import mean_std
+from nnlab.sweep import expand, load_spec
+from nnlab.sweep.spec import parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["data.dataset=mnist-mini", "data.split=nielsen", "data.train_size=200", "data.validation_size=100",
+        "data.test_size=100", "instruments.probe_size=50", "training.epochs=1"]
+
+
+def sets(*extra: str) -> list[str]:
+    out = []
+    for s in [*TINY, *extra]:
+        out += ["--set", s]
+    return out
+
+
+def write(tmp_path: Path, text: str, name: str = "sw.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def sweep_dir_of(runs: Path) -> Path:
+    (d,) = (runs / "sweeps").iterdir()
+    return d
+
+
+def results(d: Path) -> list[dict[str, str]]:
+    with open(d / "results.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# -- the sweep file -----------------------------------------------------------------
+def test_grid_times_override_sets_times_seeds_in_order(tmp_path):
+    f = write(tmp_path, "base: {model: {sizes: [784, 10, 10]}}\n"
+                        "grid: {optimizer.learning_rate: [0.1, 0.5], training.batch_size: [10, 20, 50]}\n"
+                        "overrides: [{model.activation: relu}, {model.activation: tanh}]\nseeds: [3, 7]\n")
+    members = expand(load_spec(str(f), sets=["data.dataset=mnist-mini"]))
+    assert len(members) == 2 * 3 * 2 * 2
+    assert [m.id for m in members[:3]] == ["m000", "m001", "m002"]
+    first, last = members[0], members[-1]
+    assert first.point == {"optimizer.learning_rate": 0.1, "training.batch_size": 10, "model.activation": "relu"}
+    assert first.seed == 3 and members[1].seed == 7 and members[1].point == first.point
+    assert last.point == {"optimizer.learning_rate": 0.5, "training.batch_size": 50, "model.activation": "tanh"}
+    assert first.overrides == ["optimizer.learning_rate=0.1", "training.batch_size=10", "model.activation=\"relu\"",
+                               "data.dataset=mnist-mini", "training.seed=3"]
+
+
+def test_seed_count_means_zero_to_n_minus_one_and_cli_seeds_replace_it(tmp_path):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\nseeds: 3\n")
+    assert [m.seed for m in expand(load_spec(str(f)))] == [0, 1, 2]
+    assert [m.seed for m in expand(load_spec(str(f), seeds=2))] == [0, 1]
+
+
+def test_a_sweep_name_is_found_in_configs_sweeps(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    spec = load_spec("depth")
+    assert spec.grid["model.sizes"][0] == [784, 30, 10] and spec.seeds == [0, 1, 2, 3, 4]
+
+
+def test_ad_hoc_grid_from_the_command_line_with_list_values():
+    spec = load_spec(None, sets=["data.dataset=mnist-mini"], grid_args=["model.sizes=[784,30,10];[784,30,30,10]",
+                                                                        "optimizer.name=sgd,adam"])
+    members = expand(spec)
+    assert [m.point["model.sizes"] for m in members] == [[784, 30, 10]] * 2 + [[784, 30, 30, 10]] * 2
+    assert [m.point["optimizer.name"] for m in members] == ["sgd", "adam"] * 2
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("base: {}\ngird: {a: [1]}\n", "{f}: gird: unknown key; valid: name, base, grid, overrides, seeds, set, description (did you mean 'grid'?)"),
+        ("base: {}\nseeds: 0\n", "{f}: seeds: got 0; must be a count >= 1 or a list of integers >= 0"),
+        ("base: {}\nseeds: [1, 1]\n", "{f}: seeds: [1, 1] repeats a seed; each seed once"),
+        ("base: nothere.yaml\n", "{f}: base: config file 'nothere.yaml' not found (paths are relative to the sweep file)"),
+        ("base: {}\ngrid: {model.sizes: []}\n", "{f}: grid.model.sizes: got []; must be a non-empty list of values"),
+        ("- 1\n", "{f}: a sweep file must be a mapping with keys: name, base, grid, overrides, seeds, set, description"),
+    ],
+)
+def test_bad_sweep_files_get_one_line(tmp_path, text, message):
+    f = write(tmp_path, text)
+    out = invoke("sweep", str(f), "--dry-run")
+    assert out.exit_code == 2
+    assert out.output.strip() == "error: " + message.format(f=f)
+
+
+def test_every_member_is_validated_before_anything_runs(tmp_path):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\ngrid: {model.activation: [relu, sigmoidd, tanhh]}\n")
+    out = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"))
+    assert out.exit_code == 2
+    lines = out.output.strip().splitlines()
+    assert len(lines) == 2 and all("unknown activation" in l for l in lines)
+    assert lines[0].startswith("error: --set model.activation=\"sigmoidd\": model.activation: unknown activation 'sigmoidd'")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unknown_sweep_name_lists_the_shipped_ones(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = invoke("sweep", "depht", "--dry-run")
+    assert out.exit_code == 2
+    assert out.output.startswith("error: depht: no such sweep file or sweep name; shipped sweeps: ")
+    assert "(did you mean 'depth'?)" in out.output
+
+
+# -- running -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_sweep(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sw")
+    f = write(tmp, "name: tiny\nbase: {model: {sizes: [784, 20, 10]}}\n"
+                   "grid: {model.activation: [sigmoid, relu]}\nseeds: 2\n")
+    out = invoke("sweep", str(f), "--runs-dir", str(tmp / "runs"), "--jobs", "1", *sets())
+    assert out.exit_code == 0, out.output
+    return sweep_dir_of(tmp / "runs"), out.output
+
+
+def test_sweep_directory_layout(small_sweep):
+    d, _ = small_sweep
+    assert d.name.endswith("-tiny")
+    assert {p.name for p in d.iterdir()} >= {"sweep.yaml", "sweep.json", "members", "results.csv", "summary.md", "plots"}
+    doc = json.loads((d / "sweep.json").read_text())
+    assert doc["format"] == 1 and doc["keys"] == ["model.activation"] and doc["status"] == "completed"
+    assert [m["dir"] for m in doc["members"]] == [f"members/m00{i}" for i in range(4)]
+    for m in doc["members"]:
+        assert json.loads((d / m["dir"] / "meta.json").read_text())["status"] == "completed"
+
+
+def test_results_csv_rows_equal_the_members_summaries(small_sweep):
+    d, _ = small_sweep
+    rows = results(d)
+    assert [r["model.activation"] for r in rows] == ["sigmoid", "sigmoid", "relu", "relu"]
+    for r in rows:
+        s = json.loads((d / "members" / r["member"] / "summary.json").read_text())
+        assert float(r["best_validation_accuracy"]) == s["best"]["validation_accuracy"]
+        assert float(r["final_validation_accuracy"]) == s["final"]["validation_accuracy"]
+        assert [float(r[f"delta_initial_{l}"]) for l in (1, 2)] == s["delta_norms"]["initial"]
+        assert r["status"] == "completed" and r["error"] == ""
+
+
+def test_summary_gives_mean_and_std_over_seeds(small_sweep):
+    d, output = small_sweep
+    rows = [r for r in results(d) if r["model.activation"] == "relu"]
+    m, sd, n = mean_std(float(r["final_validation_accuracy"]) for r in rows)
+    cell = f"{100 * m:.2f} ± {100 * sd:.2f}"
+    md = (d / "summary.md").read_text()
+    relu_line = next(l for l in md.splitlines() if l.startswith("| relu"))
+    assert f"| {cell} |" in relu_line and "| 2 |" in relu_line
+    assert cell in output and "4 of 4 members completed" in md
+
+
+def test_jobs_2_gives_the_same_results_as_in_process(tmp_path, small_sweep):
+    d1, _ = small_sweep
+    f = write(tmp_path, (d1 / "sweep.yaml").read_text().replace("name: tiny", "name: tiny2"))
+    out = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "--jobs", "2", "--no-plots")
+    assert out.exit_code == 0, out.output
+    d2 = sweep_dir_of(tmp_path / "runs")
+    for a, b in zip(results(d1), results(d2)):
+        assert a["best_validation_accuracy"] == b["best_validation_accuracy"]
+        assert a["delta_initial_1"] == b["delta_initial_1"]
+
+
+def test_a_failing_member_does_not_stop_the_others(tmp_path):
+    f = write(tmp_path, "name: bad\nbase: {model: {sizes: [784, 20, 10], activation: relu}, regularization: {l2: 5.0}}\n"
+                        "grid: {optimizer.learning_rate: [0.5, 1000000.0, 0.1]}\n")
+    r = CliRunner().invoke(cli, ["sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets()])
+    assert r.exit_code == 1
+    rows = results(sweep_dir_of(tmp_path / "runs"))
+    assert [x["status"] for x in rows] == ["completed", "diverged", "completed"]
+    assert rows[1]["error"].startswith("training diverged in epoch 1")
+    assert "failed: m001 (seed 0, " in r.output and ": diverged: training diverged in epoch 1" in r.output
+    assert "## Members not completed" in (sweep_dir_of(tmp_path / "runs") / "summary.md").read_text()
+
+
+def test_resume_runs_only_the_members_not_completed(tmp_path, small_sweep):
+    src, _ = small_sweep
+    d = tmp_path / "copy"
+    shutil.copytree(src, d)
+    # m001 was killed mid-run: status running, no summary; m003 never started
+    meta = json.loads((d / "members/m001/meta.json").read_text())
+    meta["status"] = "running"
+    (d / "members/m001/meta.json").write_text(json.dumps(meta))
+    (d / "members/m001/summary.json").unlink()
+    shutil.rmtree(d / "members/m003")
+    before = {m: (d / f"members/{m}/meta.json").stat().st_mtime_ns for m in ("m000", "m002")}
+    time.sleep(0.01)
+    out = invoke("sweep", "--resume", str(d), "--no-plots")
+    assert out.exit_code == 0, out.output
+    assert "2 of 4 members already completed; running the other 2" in out.output
+    assert before == {m: (d / f"members/{m}/meta.json").stat().st_mtime_ns for m in ("m000", "m002")}
+    assert [r["status"] for r in results(d)] == ["completed"] * 4
+    # deterministic: the rerun members match the original sweep
+    assert [r["best_validation_accuracy"] for r in results(d)] == [r["best_validation_accuracy"] for r in results(src)]
+
+
+def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path):
+    out = invoke("sweep", "--resume", str(tmp_path))
+    assert out.exit_code == 2
+    assert out.output.strip() == f"error: {tmp_path}: not a sweep directory (no sweep.json)"
+
+
+def test_every_shipped_sweep_is_valid(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    for f in sorted((ROOT / "configs" / "sweeps").glob("*.yaml")):
+        out = invoke("sweep", str(f.relative_to(ROOT)), "--dry-run")
+        assert out.exit_code == 0, (f, out.output)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "configs" / "sweeps").glob("*.yaml")))
+def test_every_shipped_sweep_runs_as_a_smoke_version(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = invoke("sweep", name, "--seeds", "1", "--runs-dir", str(tmp_path), "-j", "1", "--no-plots",
+                 *sets("training.batch_size=10", "training.full_batch=false"))
+    assert out.exit_code == 0, out.output
+    assert all(r["status"] == "completed" for r in results(sweep_dir_of(tmp_path)))
+
+
+# -- Dask --------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_sweep_runs_on_a_real_dask_cluster(tmp_path):
+    pytest.importorskip("dask.distributed")
+    dask = Path(sys.executable).parent / "dask"
+    if not dask.exists():
+        pytest.skip("dask command not installed")
+    port = _free_port()
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    try:
+        time.sleep(2)
+        procs.append(subprocess.Popen([str(dask), "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--nworkers", "1",
+                                       "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path))
+        f = write(tmp_path, "name: dasky\nbase: {model: {sizes: [784, 20, 10]}}\nseeds: 2\n")
+        out = invoke("sweep", str(f), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}",
+                     "--runs-dir", str(tmp_path / "runs"), "--no-plots", *sets())
+        assert out.exit_code == 0, out.output
+        d = sweep_dir_of(tmp_path / "runs")
+        rows = results(d)
+        assert [r["status"] for r in rows] == ["completed", "completed"]
+        for r in rows:  # the files came back from the worker and parse
+            s = json.loads((d / "members" / r["member"] / "summary.json").read_text())
+            assert s["status"] == "completed"
+            assert (d / "members" / r["member"] / "weights.npz").stat().st_size > 1000
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
