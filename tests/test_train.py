@@ -302,3 +302,17 @@ def test_help_and_version_do_not_import_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [({}, "1"), ({"NNLAB_BLAS_THREADS": "2"}, "2"), ({"OPENBLAS_NUM_THREADS": "4"}, "4")],
+)
+def test_the_cli_uses_one_blas_thread_unless_told_otherwise(env, expected):
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                               "MKL_NUM_THREADS", "NNLAB_BLAS_THREADS")}
+    code = "import os; from nnlab.cli.main import limit_blas_threads; limit_blas_threads(); print(os.environ['OPENBLAS_NUM_THREADS'])"
+    out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected

@@ -7,6 +7,7 @@ stay fast (no NumPy-heavy or matplotlib import at start-up).
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -46,8 +47,25 @@ def cli() -> None:
     """nnlab: train deep fully-connected networks and watch how each layer learns."""
 
 
+BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_blas_threads() -> None:
+    """One BLAS thread unless the user says otherwise ($NNLAB_BLAS_THREADS or the BLAS's own variables).
+
+    nnlab's networks multiply small matrices (mini-batches of 10 to 128), where
+    a second BLAS thread gains nothing and, on a shared machine, costs up to
+    20x (bench/README.md). Must run before NumPy is imported.
+    """
+    n = os.environ.get("NNLAB_BLAS_THREADS", "1")
+    for var in BLAS_VARS:
+        os.environ.setdefault(var, n)
+
+
 def main() -> None:
     from nnlab.errors import UserError
+
+    limit_blas_threads()
 
     try:
         cli(standalone_mode=True)
