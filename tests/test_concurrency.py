@@ -104,3 +104,45 @@ def test_a_run_still_going_cannot_be_resumed_by_another_process(tmp_path):
     rundir = RunDir(run_dir)
     rundir.lock()  # free again: the kernel released the dead process's lock
     rundir.unlock()
+
+
+def test_two_sweeps_started_together_into_one_runs_folder_use_two_folders(tmp_path):
+    from test_kill_sweep import SETS as SWEEP_SETS
+    from test_kill_sweep import results_rows, sweep_file
+
+    spec = sweep_file(tmp_path)
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "nnlab", "sweep", str(spec), *[f"--set={s}" for s in SWEEP_SETS],
+           "--set=training.epochs=2", "--runs-dir", str(runs), "-j", "1", "--no-plots", "-q"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    a, b = sorted((runs / "sweeps").iterdir())
+    for d in (a, b):
+        assert sorted(p.name for p in (d / "members").iterdir()) == ["m000", "m001", "m002", "m003"]
+        for member in (d / "members").iterdir():
+            assert meta(member)["status"] == "completed"
+            assert [r["epoch"] for r in metrics_without_seconds(member)] == ["0", "1", "2"]
+    assert results_rows(a) == results_rows(b)
+
+
+def test_threads_creating_sweep_folders_with_one_name_get_distinct_folders(tmp_path):
+    from nnlab.sweep.run import create_sweep_dir
+
+    n = 8
+    barrier = threading.Barrier(n)
+    made: list[Path] = []
+    lock = threading.Lock()
+
+    def make():
+        barrier.wait()
+        path = create_sweep_dir(tmp_path / "runs", "same")
+        with lock:
+            made.append(path)
+
+    threads = [threading.Thread(target=make) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(made)) == n
