@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,14 +32,51 @@ def run_member(base: dict, overrides: Sequence[str], run_dir: str, name: str) ->
     from nnlab.config import load_config
     from nnlab.experiment import run_experiment
 
+    global _running
+    _running = True
     try:
         cfg = load_config(base, list(overrides), base_name=name)
         result = run_experiment(cfg, overrides=list(overrides), run_dir=run_dir, display="quiet")
         return {"status": result.status, "error": result.error}
+    except KeyboardInterrupt:
+        if _in_worker:  # recorded as interrupted in the member's run directory; the sweep stops
+            return {"status": "interrupted", "error": "interrupted by the user (Ctrl-C)"}
+        raise
     except UserError as err:
         return {"status": "failed", "error": "; ".join(err.lines)}
     except Exception as err:  # a member's crash is that member's failure
         return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+    finally:
+        _running = False
+
+
+_running = False  # a member is running in this process
+_in_worker = False  # this process is a local pool worker
+
+
+def _worker_init(parent: int) -> None:
+    """In each local worker: Ctrl-C interrupts a running member (recorded) and ends an idle worker
+    quietly; a worker whose sweep process died (kill -9) exits instead of waiting forever."""
+    import signal
+    import threading
+
+    global _in_worker
+    _in_worker = True
+
+    def on_sigint(signum, frame):
+        if _running:
+            raise KeyboardInterrupt
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+    def watch_parent() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)  # the member's run stays "running": --resume reruns it
+
+    threading.Thread(target=watch_parent, daemon=True, name="nnlab-parent-watch").start()
 
 
 def run_member_packed(base: dict, overrides: Sequence[str], name: str) -> tuple[Outcome, dict[str, bytes]]:
@@ -79,14 +117,39 @@ def one_blas_thread() -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 Task = tuple[str, dict, list[str], Path, str]  # member id, base, overrides, run dir, name
 Done = Callable[[str, Outcome], None]
 
 
 def prepare_dir(run_dir: Path) -> None:
-    """An unfinished member's folder is removed: the member starts again."""
+    """An unfinished member's folder is removed: the member starts again.
+
+    Refused (UserError) while another process still writes it: its lock is held.
+    """
     if run_dir.exists():
-        shutil.rmtree(run_dir)
+        from nnlab.rundir import RunDir
+
+        rd = RunDir(run_dir)
+        rd.lock()
+        try:
+            shutil.rmtree(run_dir)
+        finally:
+            rd.unlock()
 
 
 def execute_inprocess(tasks: Sequence[Task], done: Done) -> None:
@@ -101,12 +164,16 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
     if jobs <= 1:
         return execute_inprocess(tasks, done)
     with one_blas_thread():
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(os.getpid(),))
     pending: dict[Future, str] = {}
     try:
-        for mid, base, overrides, run_dir, name in tasks:
-            prepare_dir(run_dir)
-            pending[pool.submit(run_member, base, overrides, str(run_dir), name)] = mid
+        # workers are spawned by submit; started with SIGINT ignored (inherited across exec), a Ctrl-C
+        # cannot hit one mid-start-up with a traceback; its initializer then installs its own handler
+        with _sigint_ignored():
+            for mid, base, overrides, run_dir, name in tasks:
+                prepare_dir(run_dir)
+                pending[pool.submit(run_member, base, overrides, str(run_dir), name)] = mid
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for f in finished:
