@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from nnlab.cli.main import cli
 from nnlab.errors import UserError
 from nnlab.results import mean_std
-from nnlab.sweep import expand, load_spec
-from nnlab.sweep.spec import parse_spec
+from nnlab.sweep.expand import expand
+from nnlab.sweep.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["data.dataset=mnist-mini", "data.split=nielsen", "data.train_size=200", "data.validation_size=100",
@@ -170,6 +170,22 @@ def test_summary_gives_mean_and_std_over_seeds(small_sweep):
     assert cell in output and "4 of 4 members completed" in md
 
 
+def test_summary_delta_norms_are_mean_and_std_of_the_members_initial_norms(small_sweep):
+    d, _ = small_sweep
+    md = (d / "summary.md").read_text().splitlines()
+    head = [c.strip() for c in next(l for l in md if l.startswith("| configuration")).strip("|").split("|")]
+    for act in ("sigmoid", "relu"):
+        row = [c.strip() for c in next(l for l in md if l.startswith(f"| {act}")).strip("|").split("|")]
+        members = [json.loads((d / "members" / r["member"] / "summary.json").read_text())
+                   for r in results(d) if r["model.activation"] == act]
+        for layer, column in ((1, "‖δ‖ h1"), (2, "‖δ‖ out")):
+            m, sd, n = mean_std(s["delta_norms"]["initial"][layer - 1] for s in members)
+            assert n == 2 and sd > 0
+            assert row[head.index(column)] == f"{m:.3g} ± {sd:.2g}"
+        m, sd, _ = mean_std(s["best"]["validation_accuracy"] for s in members)
+        assert row[head.index("best valid %")] == f"{100 * m:.2f} ± {100 * sd:.2f}"
+
+
 def test_jobs_2_gives_the_same_results_as_in_process(tmp_path, small_sweep):
     d1, _ = small_sweep
     f = write(tmp_path, (d1 / "sweep.yaml").read_text().replace("name: tiny", "name: tiny2"))
@@ -191,6 +207,56 @@ def test_a_failing_member_does_not_stop_the_others(tmp_path):
     assert rows[1]["error"].startswith("training diverged in epoch 1")
     assert "failed: m001 (seed 0, " in r.output and ": diverged: training diverged in epoch 1" in r.output
     assert "## Members not completed" in (sweep_dir_of(tmp_path / "runs") / "summary.md").read_text()
+
+
+def test_a_member_that_crashes_is_that_members_failure(tmp_path, monkeypatch):
+    import nnlab.experiment
+
+    real, calls = nnlab.experiment.run_experiment, []
+
+    def flaky(cfg, **kw):
+        calls.append(kw["run_dir"])
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(nnlab.experiment, "run_experiment", flaky)
+    f = write(tmp_path, "name: crash\nbase: {model: {sizes: [784, 20, 10]}}\nseeds: 3\n")
+    r = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets())
+    assert r.exit_code == 1 and len(calls) == 3
+    d = sweep_dir_of(tmp_path / "runs")
+    assert [(x["status"], x["error"]) for x in results(d)] == [("completed", ""), ("failed", "RuntimeError: boom"),
+                                                                ("completed", "")]
+    assert "failed: m001 (seed 1, " in r.output and ": failed: RuntimeError: boom" in r.output
+    assert json.loads((d / "sweep.json").read_text())["status"] == "failed"
+
+
+def test_ctrl_c_keeps_the_finished_members_and_their_rows(tmp_path, monkeypatch):
+    import nnlab.experiment
+
+    real, calls = nnlab.experiment.run_experiment, []
+
+    def interrupted_second(cfg, **kw):
+        calls.append(kw["run_dir"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(cfg, **kw)
+
+    monkeypatch.setattr(nnlab.experiment, "run_experiment", interrupted_second)
+    f = write(tmp_path, "name: stop\nbase: {model: {sizes: [784, 20, 10]}}\nseeds: 3\n")
+    r = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets())
+    assert r.exit_code == 130 and len(calls) == 2  # the third member never started
+    d = sweep_dir_of(tmp_path / "runs")
+    rows = results(d)
+    assert [x["status"] for x in rows] == ["completed", "pending", "pending"]
+    s = json.loads((d / "members/m000/summary.json").read_text())
+    assert float(rows[0]["best_validation_accuracy"]) == s["best"]["validation_accuracy"]
+    assert json.loads((d / "sweep.json").read_text())["status"] == "interrupted"
+    assert f"continue with nnlab sweep --resume {d}" in r.output
+    monkeypatch.setattr(nnlab.experiment, "run_experiment", real)
+    out = invoke("sweep", "--resume", str(d), "--no-plots")
+    assert out.exit_code == 0 and "1 of 3 members already completed; running the other 2" in out.output
+    assert [x["status"] for x in results(d)] == ["completed"] * 3
 
 
 def test_resume_runs_only_the_members_not_completed(tmp_path, small_sweep):
@@ -241,6 +307,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_dask_executor_without_dask_installed_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
+    f = write(tmp_path, "name: nodask\nbase: {model: {sizes: [784, 20, 10]}}\n")
+    out = invoke("sweep", str(f), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1",
+                 "--runs-dir", str(tmp_path / "runs"), "--no-plots", *sets())
+    assert out.exit_code == 2
+    assert out.output.strip() == "error: --executor dask needs Dask: pip install 'nnlab[dask]'"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_dask_executor_needs_a_scheduler(tmp_path):
+    f = write(tmp_path, "name: nosched\nbase: {model: {sizes: [784, 20, 10]}}\n")
+    out = invoke("sweep", str(f), "--executor", "dask", "--runs-dir", str(tmp_path / "runs"), *sets())
+    assert out.exit_code == 2
+    assert out.output.strip() == "error: --executor dask needs --scheduler tcp://HOST:PORT"
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_sweep_runs_on_a_real_dask_cluster(tmp_path):

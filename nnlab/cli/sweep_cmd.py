@@ -64,8 +64,9 @@ class SweepProgress:
                    "--grid 'model.sizes=[784,30,10];[784,30,30,10]'.")
 @click.option("--seeds", type=int, help="Run seeds 0..N-1 (replaces the file's seeds).")
 @click.option("-j", "--jobs", type=int, default=None, help="Local worker processes (default: the number of cores); 1 runs in-process.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (with --executor dask).")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
+              help="local worker processes (the default) or an existing Dask cluster (--scheduler).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (implies --executor dask).")
 @click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True, help="Sweeps go to RUNS_DIR/sweeps/.")
 @click.option("--resume", type=click.Path(file_okay=False), metavar="SWEEP_DIR", help="Run only the members of SWEEP_DIR not completed.")
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
@@ -85,12 +86,22 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """
     from nnlab.errors import UserError
-    from nnlab.sweep import expand, load_spec
+    from nnlab.sweep.expand import expand
+    from nnlab.sweep.spec import load_spec
     from nnlab.sweep import run as runner
 
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise UserError(f"--jobs {jobs}: must be >= 1")
+    executor = executor or ("dask" if scheduler else "local")
+    if executor == "dask":  # checked before any sweep folder is made
+        if not scheduler:
+            raise UserError("--executor dask needs --scheduler tcp://HOST:PORT")
+        from nnlab.sweep.execute import require_dask
+
+        require_dask()
+    elif scheduler:
+        raise UserError(f"--scheduler {scheduler}: only with --executor dask")
     if resume:
         if sweep or sets or grids or seeds:
             raise UserError("--resume SWEEP_DIR takes no SWEEP, --set, --grid or --seeds: the sweep keeps its members")
@@ -139,9 +150,13 @@ def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
 
 def _plots(sweep_dir: Path, quiet: bool) -> None:
     from nnlab.errors import UserError
-    from nnlab.plotting import plot_comparison
-    from nnlab.results import load_sweep
 
+    try:
+        from nnlab.plotting import plot_comparison
+        from nnlab.results import load_sweep
+    except ImportError as err:  # the plotting side is optional to a sweep
+        click.echo(f"note: no comparison figures ({err})", err=True)
+        return
     try:
         paths, notes = plot_comparison(load_sweep(sweep_dir), sweep_dir / "plots")
     except UserError as err:

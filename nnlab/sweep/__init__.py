@@ -1,13 +1,20 @@
 """``nnlab sweep``: a family of configs (grid x override sets x seeds), run locally or on Dask.
 
-    spec = load_spec("depth")                         # configs/sweeps/depth.yaml
-    members = expand(spec)                            # validated before anything runs
-    sweep_dir = run_sweep(spec, members, jobs=2)      # runs/sweeps/<stamp>-depth/
+    from nnlab.sweep import run
+    from nnlab.sweep.expand import expand
+    from nnlab.sweep.spec import load_spec
 
-Modules: ``spec`` (the sweep file), ``execute`` (local processes, Dask),
-``aggregate`` (results.csv, summary.md, the table, the figures).
+    spec = load_spec("depth")                         # configs/sweeps/depth.yaml
+    members = expand(spec)                            # every member validated before anything runs
+    sweep_dir = run.start(spec, members, Path("runs"))        # runs/sweeps/<stamp>-depth/
+    result = run.run(spec, members, sweep_dir, jobs=2)        # result.exit_code: 0, 1 or 130
+
+Modules: ``spec`` (the sweep file), ``expand`` (members), ``execute`` (local
+processes, Dask), ``aggregate`` (results.csv, summary.md, the table), ``run``
+(the sweep directory: create, resume, run, aggregate).
 """
 
-from nnlab.sweep.spec import Member, SweepSpec, expand, load_spec
+from nnlab.sweep.expand import Member
+from nnlab.sweep.spec import SweepSpec, load_spec
 
-__all__ = ["Member", "SweepSpec", "expand", "load_spec"]
+__all__ = ["Member", "SweepSpec", "load_spec"]

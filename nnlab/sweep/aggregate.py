@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.io import atomic_write_text
-from nnlab.sweep.spec import Member
+from nnlab.sweep.expand import Member
 
 
 def member_record(sweep_dir: Path, m: Member, outcome: dict[str, Any] | None) -> dict[str, Any]:

@@ -189,11 +189,18 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
+def require_dask() -> None:
+    """A UserError saying what to install when dask.distributed is not importable."""
     try:
-        from dask.distributed import Client, as_completed
+        import dask.distributed  # noqa: F401
     except ImportError:
         raise UserError("--executor dask needs Dask: pip install 'nnlab[dask]'") from None
+
+
+def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
+    require_dask()
+    from dask.distributed import Client, as_completed
+
     try:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as err:
@@ -212,5 +219,9 @@ def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
             except Exception as err:
                 outcome = {"status": "failed", "error": f"dask: {type(err).__name__}: {err}"}
             done(mid, outcome)
+    except KeyboardInterrupt:
+        # the members still queued or running on the cluster are dropped; --resume reruns them
+        client.cancel([f for f in futures if not f.done()])
+        raise
     finally:
         client.close()

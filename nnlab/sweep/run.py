@@ -17,7 +17,8 @@ from nnlab.errors import UserError
 from nnlab.io import atomic_write_json, atomic_write_text
 from nnlab.sweep import aggregate
 from nnlab.sweep.execute import execute_dask, execute_local
-from nnlab.sweep.spec import Member, SweepSpec
+from nnlab.sweep.expand import Member
+from nnlab.sweep.spec import SweepSpec
 
 FORMAT = 1
 

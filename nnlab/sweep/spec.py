@@ -1,5 +1,7 @@
 """The sweep file: a base config, a grid of dotted keys, override sets, seeds.
 
+Parsing and checking only; ``nnlab.sweep.expand`` turns a spec into members.
+
 ```yaml
 name: depth
 base: ../nielsen/r1.yaml          # a path (relative to this file) or an inline mapping
@@ -13,34 +15,16 @@ seeds: 5                          # 0..4, or a list [0, 7, 9]
 
 from __future__ import annotations
 
-import itertools
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from nnlab.config import load_config
 from nnlab.config.load import parse_yaml_value, read_config_file
 from nnlab.config.values import closest
 from nnlab.errors import UserError
 
 SWEEPS_DIR = Path("configs") / "sweeps"
 KEYS = ("name", "base", "grid", "overrides", "seeds", "set", "description")
-
-
-@dataclass
-class Member:
-    id: str
-    point: dict[str, Any]  # the grid/override values of this member (seed apart)
-    seed: int
-    overrides: list[str]  # --set strings, in order: the point, the sweep's --set, the seed
-
-    @property
-    def dir(self) -> str:
-        return f"members/{self.id}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "point": self.point, "seed": self.seed, "dir": self.dir, "overrides": self.overrides}
 
 
 @dataclass
@@ -200,35 +184,3 @@ def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
         return key.strip(), [parse_yaml_value(p) for p in parts]
     except BadOverride as err:
         return _fail(f"--grid {text}: {err}")
-
-
-def _override(key: str, value: Any) -> str:
-    return f"{key}={json.dumps(value)}"
-
-
-def expand(spec: SweepSpec) -> list[Member]:
-    """Every member (grid x override sets x seeds), each config validated; all problems reported at once."""
-    keys = list(spec.grid)
-    combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
-    sets = spec.override_sets or [{}]
-    points = [{**c, **s} for c in combos for s in sets]
-    members: list[Member] = []
-    errors: list[str] = []
-    seen_errors: set[str] = set()
-    for point in points:
-        for seed in spec.seeds:
-            # the command line (--set) has the last word over the file's grid and override sets
-            overrides = [*(_override(k, v) for k, v in point.items()), *spec.sets, f"training.seed={seed}"]
-            mid = f"m{len(members):03d}"
-            try:
-                load_config(spec.base, overrides, base_name=spec.name)
-            except UserError as err:
-                for line in err.lines:
-                    text = line.replace("<dict>", spec.base_label, 1)
-                    if text not in seen_errors:
-                        seen_errors.add(text)
-                        errors.append(text)
-            members.append(Member(mid, point, seed, overrides))
-    if errors:
-        raise UserError(*errors)
-    return members

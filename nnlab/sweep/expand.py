@@ -1,0 +1,67 @@
+"""Grid x override sets x seeds -> members, each member's config validated before anything runs.
+
+Order (outermost first): the grid's combinations (``itertools.product`` over
+the keys in file order, the last key varying fastest), within each the
+override sets in file order, within each the seeds; ids ``m000``, ``m001``,
+... in that order. A member's overrides are ``--set``
+strings: its point, then the sweep's ``set`` list and the command line's
+``--set`` (the last word), then ``training.seed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from nnlab.config import load_config
+from nnlab.errors import UserError
+from nnlab.sweep.spec import SweepSpec
+
+
+@dataclass
+class Member:
+    id: str
+    point: dict[str, Any]  # the grid/override values of this member (seed apart)
+    seed: int
+    overrides: list[str]  # --set strings, in order: the point, the sweep's --set, the seed
+
+    @property
+    def dir(self) -> str:
+        return f"members/{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "point": self.point, "seed": self.seed, "dir": self.dir, "overrides": self.overrides}
+
+
+def _override(key: str, value: Any) -> str:
+    return f"{key}={json.dumps(value)}"
+
+
+def expand(spec: SweepSpec) -> list[Member]:
+    """Every member (grid x override sets x seeds), each config validated; all problems reported at once."""
+    keys = list(spec.grid)
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
+    sets = spec.override_sets or [{}]
+    points = [{**c, **s} for c in combos for s in sets]
+    members: list[Member] = []
+    errors: list[str] = []
+    seen_errors: set[str] = set()
+    for point in points:
+        for seed in spec.seeds:
+            # the command line (--set) has the last word over the file's grid and override sets
+            overrides = [*(_override(k, v) for k, v in point.items()), *spec.sets, f"training.seed={seed}"]
+            mid = f"m{len(members):03d}"
+            try:
+                load_config(spec.base, overrides, base_name=spec.name)
+            except UserError as err:
+                for line in err.lines:
+                    text = line.replace("<dict>", spec.base_label, 1)
+                    if text not in seen_errors:
+                        seen_errors.add(text)
+                        errors.append(text)
+            members.append(Member(mid, point, seed, overrides))
+    if errors:
+        raise UserError(*errors)
+    return members
