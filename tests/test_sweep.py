@@ -81,6 +81,16 @@ def test_a_sweep_name_is_found_in_configs_sweeps(monkeypatch):
     assert spec.grid["model.sizes"][0] == [784, 30, 10] and spec.seeds == [0, 1, 2, 3, 4]
 
 
+def test_a_sweep_name_outside_the_checkout_falls_back_to_the_checkouts_sweeps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = load_spec("depth")
+    assert Path(spec.label).resolve() == ROOT / "configs" / "sweeps" / "depth.yaml"
+    assert spec.base["model"]["sizes"] == [784, 30, 10]  # ../nielsen/r1.yaml, relative to the sweep file
+    (tmp_path / "configs" / "sweeps").mkdir(parents=True)  # ./configs/sweeps comes first
+    write(tmp_path / "configs" / "sweeps", "name: mine\nbase: {}\nseeds: 1\n", "depth.yaml")
+    assert load_spec("depth").name == "mine"
+
+
 def test_ad_hoc_grid_from_the_command_line_with_list_values():
     spec = load_spec(None, sets=["data.dataset=mnist-mini"], grid_args=["model.sizes=[784,30,10];[784,30,30,10]",
                                                                         "optimizer.name=sgd,adam"])
@@ -113,8 +123,25 @@ def test_every_member_is_validated_before_anything_runs(tmp_path):
     assert out.exit_code == 2
     lines = out.output.strip().splitlines()
     assert len(lines) == 2 and all("unknown activation" in l for l in lines)
-    assert lines[0].startswith("error: --set model.activation=\"sigmoidd\": model.activation: unknown activation 'sigmoidd'")
+    assert lines[0].startswith(f"error: {f}: grid: model.activation: unknown activation 'sigmoidd'; valid: ")
     assert not (tmp_path / "runs").exists()
+
+
+def test_each_problem_names_where_its_value_was_written(tmp_path):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n"
+                        "grid: {optimizer.learning_rate: [0.1, -1]}\n"
+                        "overrides: [{model.sizes: [784, 0, 10]}, {model.activation: relu}]\n"
+                        "set: [training.epochs=-1]\nseeds: 2\n")
+    out = invoke("sweep", str(f), "--grid", "optimizer.name=sgd,adamm", "--set", "training.batch_size=0", "--dry-run")
+    assert out.exit_code == 2
+    assert sorted(out.output.strip().splitlines()) == sorted([
+        f"error: {f}: overrides[0]: model.sizes[1]: got 0; must be an integer >= 1",
+        f"error: {f}: set: training.epochs: got -1; must be an integer >= 0",
+        "error: --set training.batch_size=0: training.batch_size: got 0; must be an integer >= 1",
+        f"error: {f}: grid: optimizer.learning_rate: got -1; must be a finite number > 0",
+        "error: --grid optimizer.name=sgd,adamm: optimizer.name: unknown optimizer 'adamm'; "
+        "valid: adagrad, adam, momentum, rmsprop, sgd (did you mean 'adam'?)",
+    ])
 
 
 def test_unknown_sweep_name_lists_the_shipped_ones(monkeypatch):

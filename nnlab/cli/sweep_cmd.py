@@ -65,7 +65,7 @@ class SweepProgress:
 @click.option("--seeds", type=int, help="Run seeds 0..N-1 (replaces the file's seeds).")
 @click.option("-j", "--jobs", type=int, default=None, help="Local worker processes (default: the number of cores); 1 runs in-process.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
-              help="local worker processes (the default) or an existing Dask cluster (--scheduler).")
+              help="Local worker processes (the default) or an existing Dask cluster (--scheduler).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (implies --executor dask).")
 @click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True, help="Sweeps go to RUNS_DIR/sweeps/.")
 @click.option("--resume", type=click.Path(file_okay=False), metavar="SWEEP_DIR", help="Run only the members of SWEEP_DIR not completed.")
@@ -75,6 +75,8 @@ class SweepProgress:
 @user_errors
 def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
     """Run a family of configs: SWEEP is a name in configs/sweeps/ (e.g. depth) or a sweep file.
+
+    A name is looked up in ./configs/sweeps/, then in the nnlab checkout's.
 
     \b
     Examples:

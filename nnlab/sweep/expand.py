@@ -44,20 +44,30 @@ def expand(spec: SweepSpec) -> list[Member]:
     keys = list(spec.grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
     sets = spec.override_sets or [{}]
-    points = [{**c, **s} for c in combos for s in sets]
+    points = [({**c, **s}, {**{k: spec.grid_labels.get(k, f"{spec.label}: grid") for k in c},
+                            **{k: f"{spec.label}: overrides[{i}]" for k in s}})
+              for c in combos for i, s in enumerate(sets)]
     members: list[Member] = []
     errors: list[str] = []
     seen_errors: set[str] = set()
-    for point in points:
+    for point, origin in points:
+        point_sets = [_override(k, v) for k, v in point.items()]
+        # a problem is reported where the value was written: "<file>: grid: ...", "--grid ...: ..."
+        labels = {f"--set {o}: ": f"{origin[k]}: " for k, o in zip(point, point_sets)}
+        labels.update({f"--set {o}: ": f"{label}: " for o, label in spec.set_labels.items()})
         for seed in spec.seeds:
             # the command line (--set) has the last word over the file's grid and override sets
-            overrides = [*(_override(k, v) for k, v in point.items()), *spec.sets, f"training.seed={seed}"]
+            overrides = [*point_sets, *spec.sets, f"training.seed={seed}"]
             mid = f"m{len(members):03d}"
             try:
                 load_config(spec.base, overrides, base_name=spec.name)
             except UserError as err:
                 for line in err.lines:
                     text = line.replace("<dict>", spec.base_label, 1)
+                    for prefix, label in labels.items():
+                        if text.startswith(prefix):
+                            text = label + text[len(prefix):]
+                            break
                     if text not in seen_errors:
                         seen_errors.add(text)
                         errors.append(text)

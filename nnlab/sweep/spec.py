@@ -37,6 +37,10 @@ class SweepSpec:
     override_sets: list[dict[str, Any]] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     sets: list[str] = field(default_factory=list)  # --set applied to every member
+    # where a value came from, for messages: grid key -> "<file>: grid" or "--grid <text>";
+    # a set string from the file's `set:` list -> "<file>: set" (the command line's are "--set <text>")
+    grid_labels: dict[str, str] = field(default_factory=dict)
+    set_labels: dict[str, str] = field(default_factory=dict)
     description: str = ""
 
     @property
@@ -61,16 +65,27 @@ class SweepSpec:
         return d
 
 
+def sweep_dirs() -> list[Path]:
+    """Where a sweep name is looked up: ./configs/sweeps, then the nnlab source checkout's (an editable install)."""
+    dirs = [SWEEPS_DIR]
+    checkout = Path(__file__).resolve().parents[2] / SWEEPS_DIR
+    if checkout.is_dir() and not (SWEEPS_DIR.is_dir() and SWEEPS_DIR.resolve() == checkout):
+        dirs.append(checkout)
+    return dirs
+
+
 def find_sweep_file(name_or_path: str) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise UserError(f"{p}: sweep file not found")
         return p
-    q = SWEEPS_DIR / f"{name_or_path}.yaml"
-    if q.is_file():
-        return q
-    known = sorted(x.stem for x in SWEEPS_DIR.glob("*.yaml")) if SWEEPS_DIR.is_dir() else []
+    dirs = sweep_dirs()
+    for d in dirs:
+        q = d / f"{name_or_path}.yaml"
+        if q.is_file():
+            return q
+    known = sorted({x.stem for d in dirs if d.is_dir() for x in d.glob("*.yaml")})
     hint = f"; shipped sweeps: {', '.join(known)}" if known else f" (looked in {SWEEPS_DIR}/; run from the nnlab checkout)"
     near = closest(name_or_path, known) if known else None
     return _fail(f"{name_or_path}: no such sweep file or sweep name{hint}" + (f" (did you mean '{near}'?)" if near else ""))
@@ -140,6 +155,8 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
         seeds=_seeds(data.get("seeds", 1), label),
         description=str(data.get("description") or ""),
         sets=list(fixed),
+        grid_labels={str(k): f"{label}: grid" for k in grid},
+        set_labels={x: f"{label}: set" for x in fixed},
     )
 
 
@@ -161,6 +178,7 @@ def load_spec(
     for text in grid_args:
         key, values = parse_grid_arg(text)
         spec.grid[key] = values
+        spec.grid_labels[key] = f"--grid {text}"
     if seeds is not None:
         if seeds < 1:
             _fail(f"--seeds {seeds}: must be >= 1")
