@@ -213,6 +213,27 @@ def test_summary_delta_norms_are_mean_and_std_of_the_members_initial_norms(small
         assert row[head.index("best valid %")] == f"{100 * m:.2f} ± {100 * sd:.2f}"
 
 
+@pytest.mark.parametrize("width", [80, 100, 200])
+def test_the_on_screen_table_fits_the_terminal_and_cuts_no_number(small_sweep, width):
+    import io
+
+    from rich.console import Console
+
+    from nnlab.sweep.aggregate import configuration_rows, rich_tables
+
+    d, _ = small_sweep
+    console = Console(width=width, file=io.StringIO(), record=True)
+    for t in rich_tables(d, "sweep tiny", width):
+        console.print(t)
+    text = console.export_text()
+    assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
+    _, body = configuration_rows(d)
+    words = text.split()
+    for row in body:
+        for cell in row:
+            assert all(part in words for part in cell.replace("±", " ").split())
+
+
 def test_jobs_2_gives_the_same_results_as_in_process(tmp_path, small_sweep):
     d1, _ = small_sweep
     f = write(tmp_path, (d1 / "sweep.yaml").read_text().replace("name: tiny", "name: tiny2"))

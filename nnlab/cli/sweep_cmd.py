@@ -140,7 +140,9 @@ def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
     if sys.stdout.isatty():
         from rich.console import Console
 
-        Console().print(aggregate.rich_table(sweep_dir, title))
+        console = Console()
+        for table in aggregate.rich_tables(sweep_dir, title, console.width):
+            console.print(table)
     else:
         head, body = aggregate.configuration_rows(sweep_dir)
         click.echo(title)

@@ -97,14 +97,46 @@ def summary_markdown(name: str, sweep_dir: Path, members: list[Member], records:
     return "\n".join(lines) + "\n"
 
 
-def rich_table(sweep_dir: Path, title: str):
+def rich_tables(sweep_dir: Path, title: str, width: int) -> list:
+    """The per-configuration table as rich tables that fit ``width`` columns.
+
+    One table with "mean ± std" on one line if it fits, else with the std under
+    the mean; else the accuracies and the ‖δ‖ columns as two tables, each on
+    one line if it fits, else two. Cells are not cut short where it can be helped.
+    """
     from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
     head, body = configuration_rows(sweep_dir)
-    t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for i, h in enumerate(head):
-        t.add_column(h, justify="left" if i == 0 else "right")
-    for row in body:
-        t.add_row(*row)
-    return t
+    if not head:
+        return []
+    n_acc = next((i for i, h in enumerate(head) if h.startswith("‖δ‖")), len(head))
+
+    def make(cols: list[int], two_lines: bool, subtitle: str) -> Table:
+        t = Table(title=subtitle, box=box.SIMPLE_HEAD, title_justify="left")
+        for i in cols:
+            t.add_column(head[i], justify="left" if i == 0 else "right", no_wrap=i == 0 or not two_lines)
+        for row in body:
+            t.add_row(*(row[i].replace(" ± ", "\n± ") if two_lines else row[i] for i in cols))
+        return t
+
+    console = Console(width=width)
+
+    def fits(tables: list[Table]) -> bool:
+        wide = console.options.update_width(10_000)  # the natural width, not clamped to the console's
+        return all(Measurement.get(console, wide, t).maximum <= width for t in tables)
+
+    def best(cols: list[int], subtitle: str) -> tuple[Table, bool]:
+        for two in (False, True):
+            t = make(cols, two, subtitle)
+            if fits([t]):
+                return t, True
+        return t, False
+
+    whole, ok = best(list(range(len(head))), title)
+    if ok or n_acc == len(head):
+        return [whole]
+    return [best(list(range(n_acc)), title)[0],
+            best([0, *range(n_acc, len(head))], "‖δ^l‖ at initialization, mean ± std over seeds")[0]]

@@ -15,6 +15,7 @@ seeds: 5                          # 0..4, or a list [0, 7, 9]
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -123,7 +124,7 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
             base_path = Path(base)
         if not base_path.is_file():
             _fail(f"{label}: base: config file {base!r} not found (paths are relative to the sweep file)")
-        base_label, base_dict = str(base_path), read_config_file(base_path)
+        base_label, base_dict = os.path.normpath(base_path), read_config_file(base_path)
         if not isinstance(base_dict, dict):
             _fail(f"{base_path}: a config must be a mapping")
     elif isinstance(base, dict) or base is None:
