@@ -326,12 +326,22 @@ def test_resume_runs_only_the_members_not_completed(tmp_path, small_sweep):
     assert [r["status"] for r in results(d)] == ["completed"] * 4
     # deterministic: the rerun members match the original sweep
     assert [r["best_validation_accuracy"] for r in results(d)] == [r["best_validation_accuracy"] for r in results(src)]
+    again = invoke("sweep", "--resume", str(d), "--no-plots")
+    assert again.exit_code == 0 and "all 4 members already completed; nothing to run" in again.output
 
 
 def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path):
     out = invoke("sweep", "--resume", str(tmp_path))
     assert out.exit_code == 2
     assert out.output.strip() == f"error: {tmp_path}: not a sweep directory (no sweep.json)"
+
+
+def test_the_activations_sweep_covers_every_hidden_activation(monkeypatch):
+    from nnlab.activations import ACTIVATIONS
+
+    monkeypatch.chdir(ROOT)
+    names = [n for n in ACTIVATIONS.names() if n not in ("softmax", "identity")]
+    assert sorted(load_spec("activations").grid["model.activation"]) == sorted(names)
 
 
 def test_every_shipped_sweep_is_valid(monkeypatch):

@@ -24,7 +24,8 @@ class SweepProgress:
     def start(self, total: int, already: int) -> None:
         self.total, self.count, self.t0 = total, already, time.perf_counter()
         if already and not self.quiet:
-            click.echo(f"{already} of {total} members already completed; running the other {total - already}")
+            click.echo(f"all {total} members already completed; nothing to run" if already == total else
+                       f"{already} of {total} members already completed; running the other {total - already}")
         if self.rich:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
