@@ -385,6 +385,49 @@ def test_dask_executor_needs_a_scheduler(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_dask_task_keys_are_unique_to_each_submission(tmp_path, monkeypatch):
+    """Two clients of one cluster with same-named sweep folders (same second, other machines), or a
+    resume while the scheduler still holds the old tasks, must never be handed each other's results."""
+    import types
+
+    from nnlab.sweep import execute
+
+    keys: list[str] = []
+
+    class Future:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            return self.value
+
+        def done(self):
+            return True
+
+    class Client:
+        def __init__(self, address, timeout):
+            pass
+
+        def submit(self, fn, *args, key, pure):
+            assert pure is False
+            keys.append(key)
+            return Future(({"status": "completed", "error": None}, {"meta.json": b"{}"}))
+
+        def close(self):
+            pass
+
+    fake = types.ModuleType("dask.distributed")
+    fake.Client, fake.as_completed = Client, iter
+    monkeypatch.setitem(sys.modules, "dask.distributed", fake)
+    outcomes = []
+    for root in ("a", "b"):  # one sweep folder name under two runs folders
+        run_dir = tmp_path / root / "sweeps" / "20261123-010000-depth" / "members" / "m000"
+        execute.execute_dask([("m000", {}, [], run_dir, "depth")], "tcp://x:1", lambda mid, o: outcomes.append(o))
+        assert (run_dir / "meta.json").read_bytes() == b"{}"
+    assert len(set(keys)) == 2 and all(k.startswith("nnlab-20261123-010000-depth-m000-") for k in keys)
+    assert [o["status"] for o in outcomes] == ["completed", "completed"]
+
+
 def test_a_sweep_runs_on_a_real_dask_cluster(tmp_path):
     pytest.importorskip("dask.distributed")
     dask = Path(sys.executable).parent / "dask"

@@ -205,11 +205,17 @@ def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
         client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as err:
         raise UserError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({err})") from None
+    import uuid
+
+    # task keys unique to this submission: two clients of one cluster, or a resume while the
+    # scheduler still holds the interrupted run's tasks, must never share a result
+    token = uuid.uuid4().hex[:12]
     try:
         futures = {}
         for mid, base, overrides, run_dir, name in tasks:
             prepare_dir(run_dir)
-            fut = client.submit(run_member_packed, base, list(overrides), name, key=f"nnlab-{run_dir.parent.parent.name}-{mid}", pure=False)
+            fut = client.submit(run_member_packed, base, list(overrides), name,
+                                key=f"nnlab-{run_dir.parent.parent.name}-{mid}-{token}", pure=False)
             futures[fut] = (mid, run_dir)
         for fut in as_completed(list(futures)):
             mid, run_dir = futures[fut]
