@@ -91,6 +91,18 @@ def test_a_sweep_name_outside_the_checkout_falls_back_to_the_checkouts_sweeps(tm
     assert load_spec("depth").name == "mine"
 
 
+def test_a_set_of_a_varied_key_wins_and_the_points_say_so(tmp_path):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n"
+                        "grid: {training.epochs: [10, 20], training.batch_size: [10, 20]}\n")
+    members = expand(load_spec(str(f), sets=["training.epochs=1"]))
+    assert [m.point for m in members] == [{"training.epochs": 1, "training.batch_size": b} for b in (10, 20, 10, 20)]
+    assert members[1].overrides == ["training.epochs=10", "training.batch_size=20", "training.epochs=1", "training.seed=0"]
+    out = CliRunner().invoke(cli, ["sweep", str(f), "--set", "training.epochs=1", "--dry-run"])
+    assert out.exit_code == 0
+    assert "note: training.epochs is set to 1 in every member (--set has the last word over the sweep's values for it)" \
+        in out.output
+
+
 def test_ad_hoc_grid_from_the_command_line_with_list_values():
     spec = load_spec(None, sets=["data.dataset=mnist-mini"], grid_args=["model.sizes=[784,30,10];[784,30,30,10]",
                                                                         "optimizer.name=sgd,adam"])

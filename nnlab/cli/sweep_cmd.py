@@ -89,7 +89,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """
     from nnlab.errors import UserError
-    from nnlab.sweep.expand import expand
+    from nnlab.sweep.expand import expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
     from nnlab.sweep import run as runner
 
@@ -113,6 +113,10 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
+        for key in shadowed_keys(spec):
+            value = members[0].point[key]
+            click.echo(f"note: {key} is set to {value!r} in every member (--set has the last word over the sweep's "
+                       f"values for it)", err=True)
         if dry_run:
             for m in members:
                 click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnlab.config import load_config
+from nnlab.config.load import parse_yaml_value
 from nnlab.errors import UserError
 from nnlab.sweep.spec import SweepSpec
 
@@ -35,6 +36,25 @@ class Member:
         return {"id": self.id, "point": self.point, "seed": self.seed, "dir": self.dir, "overrides": self.overrides}
 
 
+def set_values(sets: list[str]) -> dict[str, Any]:
+    """``key.path=value`` strings as {key.path: value} (the last wins; unparsable ones are left to validation)."""
+    out: dict[str, Any] = {}
+    for text in sets:
+        key, eq, value = text.partition("=")
+        if eq:
+            try:
+                out[key.strip()] = parse_yaml_value(value)
+            except Exception:
+                pass
+    return out
+
+
+def shadowed_keys(spec: SweepSpec) -> list[str]:
+    """The varied keys a ``set`` entry or ``--set`` overrides in every member."""
+    fixed = set_values(spec.sets)
+    return [k for k in spec.keys if k in fixed]
+
+
 def _override(key: str, value: Any) -> str:
     return f"{key}={json.dumps(value)}"
 
@@ -47,6 +67,7 @@ def expand(spec: SweepSpec) -> list[Member]:
     points = [({**c, **s}, {**{k: spec.grid_labels.get(k, f"{spec.label}: grid") for k in c},
                             **{k: f"{spec.label}: overrides[{i}]" for k in s}})
               for c in combos for i, s in enumerate(sets)]
+    fixed = set_values(spec.sets)
     members: list[Member] = []
     errors: list[str] = []
     seen_errors: set[str] = set()
@@ -71,7 +92,8 @@ def expand(spec: SweepSpec) -> list[Member]:
                     if text not in seen_errors:
                         seen_errors.add(text)
                         errors.append(text)
-            members.append(Member(mid, point, seed, overrides))
+            # the point records what the member ran with: a --set of the same key replaced the grid's value
+            members.append(Member(mid, {k: fixed.get(k, v) for k, v in point.items()}, seed, overrides))
     if errors:
         raise UserError(*errors)
     return members
