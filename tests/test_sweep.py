@@ -95,12 +95,28 @@ def test_a_set_of_a_varied_key_wins_and_the_points_say_so(tmp_path):
     f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n"
                         "grid: {training.epochs: [10, 20], training.batch_size: [10, 20]}\n")
     members = expand(load_spec(str(f), sets=["training.epochs=1"]))
-    assert [m.point for m in members] == [{"training.epochs": 1, "training.batch_size": b} for b in (10, 20, 10, 20)]
+    # training.epochs is no longer a dimension of the sweep: every member ran 1 epoch
+    assert [m.point for m in members] == [{"training.batch_size": b} for b in (10, 20, 10, 20)]
     assert members[1].overrides == ["training.epochs=10", "training.batch_size=20", "training.epochs=1", "training.seed=0"]
     out = CliRunner().invoke(cli, ["sweep", str(f), "--set", "training.epochs=1", "--dry-run"])
     assert out.exit_code == 0
     assert "note: training.epochs is set to 1 in every member (--set has the last word over the sweep's values for it)" \
         in out.output
+
+
+def test_points_hold_the_varied_keys_only_with_override_mappings_flattened(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    members = expand(load_spec("optimizers", seeds=1))
+    # model.sizes: [[...]] and training.epochs: [10] are one-value axes: base settings, not dimensions
+    assert members[0].point == {"optimizer.name": "sgd", "optimizer.learning_rate": 0.1}
+    assert members[2].point == {"optimizer.name": "momentum", "optimizer.learning_rate": 0.01,
+                                "optimizer.momentum": 0.9, "optimizer.nesterov": True}
+    from nnlab.sweep.expand import point_keys
+
+    assert point_keys(members) == ["optimizer.name", "optimizer.learning_rate", "optimizer.momentum",
+                                   "optimizer.nesterov"]
+    assert members[0].overrides[:3] == ["model.sizes=[784, 30, 30, 30, 30, 10]", "training.epochs=10",
+                                        'optimizer={"name": "sgd", "learning_rate": 0.1}']
 
 
 def test_ad_hoc_grid_from_the_command_line_with_list_values():

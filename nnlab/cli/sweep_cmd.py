@@ -113,8 +113,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
-        for key in shadowed_keys(spec):
-            value = members[0].point[key]
+        for key, value in shadowed_keys(spec).items():
             click.echo(f"note: {key} is set to {value!r} in every member (--set has the last word over the sweep's "
                        f"values for it)", err=True)
         if dry_run:

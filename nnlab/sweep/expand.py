@@ -49,10 +49,10 @@ def set_values(sets: list[str]) -> dict[str, Any]:
     return out
 
 
-def shadowed_keys(spec: SweepSpec) -> list[str]:
-    """The varied keys a ``set`` entry or ``--set`` overrides in every member."""
+def shadowed_keys(spec: SweepSpec) -> dict[str, Any]:
+    """The sweep's keys that a ``set`` entry or ``--set`` fixes in every member, with the value set."""
     fixed = set_values(spec.sets)
-    return [k for k in spec.keys if k in fixed]
+    return {k: fixed[k] for k in spec.keys if k in fixed}
 
 
 def _override(key: str, value: Any) -> str:
@@ -93,7 +93,36 @@ def expand(spec: SweepSpec) -> list[Member]:
                         seen_errors.add(text)
                         errors.append(text)
             # the point records what the member ran with: a --set of the same key replaced the grid's value
-            members.append(Member(mid, {k: fixed.get(k, v) for k, v in point.items()}, seed, overrides))
+            flat = _flatten(point)
+            members.append(Member(mid, {k: fixed.get(k, v) for k, v in flat.items()}, seed, overrides))
     if errors:
         raise UserError(*errors)
+    _keep_varied(members)
     return members
+
+
+def _flatten(point: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optimizer": {"name": "adam", "learning_rate": 0.001}}`` -> ``{"optimizer.name": ..., ...}``."""
+    out: dict[str, Any] = {}
+    for k, v in point.items():
+        if isinstance(v, dict) and v:
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _keep_varied(members: list[Member]) -> None:
+    """Points keep only the keys whose values differ between members: a one-value grid axis (a way to set
+    a base value, e.g. training.epochs: [10]) or a key every --set fixes is not a dimension of the sweep."""
+    def value(m: Member, k: str) -> str | None:
+        return json.dumps(m.point[k], sort_keys=True, default=str) if k in m.point else None
+
+    varied = {k for k in point_keys(members) if len({value(m, k) for m in members}) > 1}
+    for m in members:
+        m.point = {k: v for k, v in m.point.items() if k in varied}
+
+
+def point_keys(members: list[Member]) -> list[str]:
+    """The sweep's varied keys, in the order they were written (sweep.json "keys", results.csv columns)."""
+    return list(dict.fromkeys(k for m in members for k in m.point))

@@ -17,7 +17,7 @@ from nnlab.errors import UserError
 from nnlab.io import atomic_write_json, atomic_write_text
 from nnlab.sweep import aggregate
 from nnlab.sweep.execute import execute_dask, execute_local
-from nnlab.sweep.expand import Member
+from nnlab.sweep.expand import Member, point_keys
 from nnlab.sweep.spec import SweepSpec
 
 FORMAT = 1
@@ -59,7 +59,7 @@ def create_sweep_dir(runs_dir: Path, name: str) -> Path:
 
 
 def sweep_json(spec: SweepSpec, members: list[Member], status: str, command: list[str]) -> dict[str, Any]:
-    return {"format": FORMAT, "name": spec.name, "keys": spec.keys, "seeds": spec.seeds, "status": status,
+    return {"format": FORMAT, "name": spec.name, "keys": point_keys(members), "seeds": spec.seeds, "status": status,
             "command": command, "base": spec.base, "base_label": spec.base_label,
             "members": [m.to_json() for m in members]}
 
@@ -93,7 +93,7 @@ def run(spec: SweepSpec, members: list[Member], sweep_dir: Path, *, executor: st
         scheduler: str | None = None, progress=None, resume: bool = False) -> SweepResult:
     """Run every member not yet completed; results.csv is rewritten as each one finishes."""
     result = SweepResult(sweep_dir, members)
-    keys = spec.keys
+    keys = point_keys(members)
     for m in members:
         result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
     todo = [m for m in members if result.records[m.id]["status"] != "completed"]
