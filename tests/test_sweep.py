@@ -100,8 +100,8 @@ def test_a_set_of_a_varied_key_wins_and_the_points_say_so(tmp_path):
     assert members[1].overrides == ["training.epochs=10", "training.batch_size=20", "training.epochs=1", "training.seed=0"]
     out = CliRunner().invoke(cli, ["sweep", str(f), "--set", "training.epochs=1", "--dry-run"])
     assert out.exit_code == 0
-    assert "note: training.epochs is set to 1 in every member (--set has the last word over the sweep's values for it)" \
-        in out.output
+    assert ("note: training.epochs is set to 1 in every member (--set and the file's set: list have the last word "
+            "over its grid and override values)") in out.output
 
 
 def test_points_hold_the_varied_keys_only_with_override_mappings_flattened(monkeypatch):
@@ -282,7 +282,10 @@ def test_a_failing_member_does_not_stop_the_others(tmp_path):
     assert [x["status"] for x in rows] == ["completed", "diverged", "completed"]
     assert rows[1]["error"].startswith("training diverged in epoch 1")
     assert "failed: m001 (seed 0, " in r.output and ": diverged: training diverged in epoch 1" in r.output
-    assert "## Members not completed" in (sweep_dir_of(tmp_path / "runs") / "summary.md").read_text()
+    md = (sweep_dir_of(tmp_path / "runs") / "summary.md").read_text()
+    assert "## Members not completed" in md
+    # the diverged member's summary (the untrained network's accuracy) is not averaged as a result
+    assert "| 1e+06 | 0 of 1 |  |  |  |  |  |" in md
 
 
 def test_a_member_that_crashes_is_that_members_failure(tmp_path, monkeypatch):

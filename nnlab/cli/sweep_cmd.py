@@ -114,8 +114,8 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
         for key, value in shadowed_keys(spec).items():
-            click.echo(f"note: {key} is set to {value!r} in every member (--set has the last word over the sweep's "
-                       f"values for it)", err=True)
+            click.echo(f"note: {key} is set to {value!r} in every member (--set and the file's set: list have the "
+                       f"last word over its grid and override values)", err=True)
         if dry_run:
             for m in members:
                 click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))

@@ -71,13 +71,41 @@ def write_results(sweep_dir: Path, members: list[Member], records: dict[str, dic
 
 
 def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """Per grid point: mean ± std over seeds (nnlab.reporting's table over the finished members)."""
+    """Per configuration (grid point): mean ± std over seeds of its completed members.
+
+    A diverged or failed member keeps a summary.json (its last good epoch, often
+    the untrained network) that must not pass for a result: only completed
+    members are aggregated, and "runs" reads "k of n" where some of the n
+    members of a configuration did not complete ("0 of n": no numbers).
+    """
+    import dataclasses
+    import json as _json
+
     from nnlab.reporting import build_report, configuration_table
+    from nnlab.results import point_label
 
     report = build_report([sweep_dir])
-    if not report.rows:
-        return [], []
-    return configuration_table(report)
+    try:
+        doc = _json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+        points = [m.get("point") or {} for m in doc.get("members") or []]
+    except (OSError, ValueError, AttributeError):
+        points = [r["point"] for r in report.rows]
+    done = dataclasses.replace(report, rows=[r for r in report.rows if r.get("status") == "completed"])
+    head, body = configuration_table(done) if done.rows else ([], [])
+    if not head and points:
+        head = ["configuration", "runs", "final valid %", "best valid %", "final test %", "‖δ‖ out"]
+    total: dict[str, int] = {}
+    for pt in points:
+        label = point_label(pt)
+        total[label] = total.get(label, 0) + 1
+    shown = {row[0]: row for row in body}
+    rows = []
+    for label, n in total.items():
+        row = shown.get(label) or [label, "0"] + [""] * (len(head) - 2)
+        if int(row[1]) != n:
+            row = [row[0], f"{row[1]} of {n}", *row[2:]]
+        rows.append(row)
+    return head, rows
 
 
 def summary_markdown(name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]],

@@ -66,7 +66,9 @@ def sweep_json(spec: SweepSpec, members: list[Member], status: str, command: lis
 
 def start(spec: SweepSpec, members: list[Member], runs_dir: Path) -> Path:
     path = create_sweep_dir(runs_dir, spec.name)
-    atomic_write_text(path / "sweep.yaml", yaml.safe_dump(spec.to_dict(), sort_keys=False))
+    from nnlab.config.load import _Dumper  # lists on one line, as in config.yaml
+
+    atomic_write_text(path / "sweep.yaml", yaml.dump(spec.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True))
     (path / "members").mkdir()
     atomic_write_json(path / "sweep.json", sweep_json(spec, members, "running", list(sys.argv)))
     return path
