@@ -7,6 +7,13 @@ $NNLAB_SHARED_DATA); tests that need it are skipped when it is absent.
 from __future__ import annotations
 
 import os
+
+# The tests compare runs made in this process with runs of the `nnlab` command,
+# which uses one BLAS thread (nnlab.cli.main.limit_blas_threads): a sum split
+# over two threads can differ in its last bit, so use one here too. Must be set
+# before NumPy is imported.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, os.environ.get("NNLAB_BLAS_THREADS", "1"))
 from pathlib import Path
 
 import pytest

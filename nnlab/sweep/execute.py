@@ -55,8 +55,8 @@ _in_worker = False  # this process is a local pool worker
 
 
 def _worker_init(parent: int) -> None:
-    """In each local worker: Ctrl-C interrupts a running member (recorded) and ends an idle worker
-    quietly; a worker whose sweep process died (kill -9) exits instead of waiting forever."""
+    """In each local worker: Ctrl-C interrupts a running member (recorded) and leaves an idle worker
+    to the pool's shutdown; a worker whose sweep process died (kill -9) exits instead of waiting forever."""
     import signal
     import threading
 
@@ -64,11 +64,13 @@ def _worker_init(parent: int) -> None:
     _in_worker = True
 
     def on_sigint(signum, frame):
-        if _running:
+        if _running:  # recorded as interrupted by run_experiment
             raise KeyboardInterrupt
-        os._exit(130)
+        # idle: the sweep process handles Ctrl-C and shuts the pool down
 
     signal.signal(signal.SIGINT, on_sigint)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     def watch_parent() -> None:
         while True:
@@ -118,18 +120,24 @@ def one_blas_thread() -> Iterator[None]:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def _sigint_blocked() -> Iterator[None]:
+    """Hold Ctrl-C back (pending, not lost) while workers are spawned.
+
+    The mask is inherited by the spawned workers, so a Ctrl-C cannot hit one
+    mid-start-up with a traceback; each unblocks it once its handler is in
+    place, and the sweep process gets its KeyboardInterrupt on leaving.
+    """
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 Task = tuple[str, dict, list[str], Path, str]  # member id, base, overrides, run dir, name
@@ -168,9 +176,8 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
                                    initializer=_worker_init, initargs=(os.getpid(),))
     pending: dict[Future, str] = {}
     try:
-        # workers are spawned by submit; started with SIGINT ignored (inherited across exec), a Ctrl-C
-        # cannot hit one mid-start-up with a traceback; its initializer then installs its own handler
-        with _sigint_ignored():
+        # workers are spawned by submit, with Ctrl-C held back until their own handler is in place
+        with _sigint_blocked():
             for mid, base, overrides, run_dir, name in tasks:
                 prepare_dir(run_dir)
                 pending[pool.submit(run_member, base, overrides, str(run_dir), name)] = mid
