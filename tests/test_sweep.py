@@ -207,7 +207,7 @@ def test_results_csv_rows_equal_the_members_summaries(small_sweep):
     rows = results(d)
     assert [r["model.activation"] for r in rows] == ["sigmoid", "sigmoid", "relu", "relu"]
     for r in rows:
-        s = json.loads((d / "members" / r["member"] / "summary.json").read_text())
+        s = json.loads((d / "members" / r["id"] / "summary.json").read_text())
         assert float(r["best_validation_accuracy"]) == s["best"]["validation_accuracy"]
         assert float(r["final_validation_accuracy"]) == s["final"]["validation_accuracy"]
         assert [float(r[f"delta_initial_{l}"]) for l in (1, 2)] == s["delta_norms"]["initial"]
@@ -231,7 +231,7 @@ def test_summary_delta_norms_are_mean_and_std_of_the_members_initial_norms(small
     head = [c.strip() for c in next(l for l in md if l.startswith("| configuration")).strip("|").split("|")]
     for act in ("sigmoid", "relu"):
         row = [c.strip() for c in next(l for l in md if l.startswith(f"| {act}")).strip("|").split("|")]
-        members = [json.loads((d / "members" / r["member"] / "summary.json").read_text())
+        members = [json.loads((d / "members" / r["id"] / "summary.json").read_text())
                    for r in results(d) if r["model.activation"] == act]
         for layer, column in ((1, "‖δ‖ h1"), (2, "‖δ‖ out")):
             m, sd, n = mean_std(s["delta_norms"]["initial"][layer - 1] for s in members)
@@ -481,9 +481,9 @@ def test_a_sweep_runs_on_a_real_dask_cluster(tmp_path):
         rows = results(d)
         assert [r["status"] for r in rows] == ["completed", "completed"]
         for r in rows:  # the files came back from the worker and parse
-            s = json.loads((d / "members" / r["member"] / "summary.json").read_text())
+            s = json.loads((d / "members" / r["id"] / "summary.json").read_text())
             assert s["status"] == "completed"
-            assert (d / "members" / r["member"] / "weights.npz").stat().st_size > 1000
+            assert (d / "members" / r["id"] / "weights.npz").stat().st_size > 1000
     finally:
         for p in reversed(procs):
             p.terminate()

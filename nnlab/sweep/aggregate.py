@@ -43,7 +43,7 @@ def _cell(v: Any) -> Any:
 
 def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys: list[str]) -> str:
     n_layers = max((len(((r.get("summary") or {}).get("delta_norms") or {}).get("initial") or []) for r in records.values()), default=0)
-    fields = ["member", *keys, "seed", "status", "epochs_completed", "final_validation_accuracy",
+    fields = ["id", *keys, "seed", "status", "epochs_completed", "final_validation_accuracy",
               "best_validation_accuracy", "best_epoch", "final_test_accuracy", "best_test_accuracy", "wall_seconds"]
     fields += [f"delta_initial_{l}" for l in range(1, n_layers + 1)] + ["error"]
     buf = io.StringIO()
@@ -53,7 +53,7 @@ def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys:
         rec = records.get(m.id) or {"status": "pending"}
         s = rec.get("summary") or {}
         final, best = s.get("final") or {}, s.get("best") or {}
-        row = {"member": m.id, "seed": m.seed, "status": rec["status"], "error": rec.get("error"),
+        row = {"id": m.id, "seed": m.seed, "status": rec["status"], "error": rec.get("error"),
                "epochs_completed": s.get("epochs_completed"),
                "final_validation_accuracy": final.get("validation_accuracy"),
                "best_validation_accuracy": best.get("validation_accuracy"), "best_epoch": best.get("epoch"),
