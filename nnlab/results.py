@@ -28,21 +28,9 @@ import numpy as np
 
 from nnlab.errors import UserError
 
-FORMAT = 1
+from nnlab.rundir import FORMAT, LONG_COLUMNS, METRICS_COLUMNS  # the writer owns the format
+
 SWEEP_FORMAT = 1
-METRICS_COLUMNS = (
-    "epoch",
-    "step",
-    "seconds",
-    "train_loss",
-    "train_accuracy",
-    "validation_loss",
-    "validation_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "lr",
-)
-LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value")
 
 
 class Series(NamedTuple):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import shlex
 import sys
@@ -42,20 +41,10 @@ class SweepResult:
 
 
 def create_sweep_dir(runs_dir: Path, name: str) -> Path:
-    root = Path(runs_dir) / "sweeps"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"{root}: cannot create the sweeps folder ({e.strerror or e})") from None
-    base = f"{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{name}"
-    for k in range(1, 10_000):
-        path = root / (base if k == 1 else f"{base}-{k}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise UserError(f"{root}: too many sweeps named {base}")
+    """A new ``runs_dir/sweeps/<stamp>-<name>[-k]``, made like a run folder (never an existing one)."""
+    from nnlab.rundir import create_run_dir
+
+    return create_run_dir(Path(runs_dir) / "sweeps", name)
 
 
 def sweep_json(spec: SweepSpec, members: list[Member], status: str, command: list[str]) -> dict[str, Any]:
