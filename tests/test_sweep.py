@@ -172,6 +172,19 @@ def test_each_problem_names_where_its_value_was_written(tmp_path):
     ])
 
 
+def test_a_missing_dataset_is_refused_once_before_the_sweep_folder_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "nodata"))
+    f = write(tmp_path, "name: nodata\nbase: {data: {dataset: mnist}}\ngrid: {model.sizes: [[784, 10, 10], [784, 20, 10]]}\n"
+                        "seeds: 3\n")
+    line = (f"MNIST not found: {tmp_path / 'nodata'} is not a folder; run `nnlab data fetch mnist`, or set NNLAB_DATA "
+            "(or data.path) to a folder holding the four IDX files or mnist.pkl.gz")
+    out = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"))
+    assert out.exit_code == 2 and out.output.strip() == f"error: {line}"
+    assert not (tmp_path / "runs").exists()
+    dry = CliRunner().invoke(cli, ["sweep", str(f), "--dry-run"])  # lists the members, and says it
+    assert dry.exit_code == 0 and f"6 members, all valid\nnote: a local run would stop here: {line}" in dry.output
+
+
 def test_unknown_sweep_name_lists_the_shipped_ones(monkeypatch):
     monkeypatch.chdir(ROOT)
     out = invoke("sweep", "depht", "--dry-run")

@@ -89,7 +89,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """
     from nnlab.errors import UserError
-    from nnlab.sweep.expand import expand, shadowed_keys
+    from nnlab.sweep.expand import check_data, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
     from nnlab.sweep import run as runner
 
@@ -110,6 +110,8 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             raise UserError("--resume SWEEP_DIR takes no SWEEP, --set, --grid or --seeds: the sweep keeps its members")
         _, spec, members = runner.reopen(Path(resume))
         sweep_dir = Path(resume)
+        if executor == "local":
+            check_data(spec, members)
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
@@ -120,7 +122,14 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             for m in members:
                 click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))
             click.echo(f"{len(members)} members, all valid")
+            try:
+                check_data(spec, members)
+            except UserError as err:
+                for line in err.lines:
+                    click.echo(f"note: a local run would stop here: {line}", err=True)
             return
+        if executor == "local":  # a missing dataset is refused once, before the sweep folder is made
+            check_data(spec, members)
         sweep_dir = runner.start(spec, members, Path(runs_dir))
     if not quiet:
         click.echo(f"sweep {spec.name}: {len(members)} members, "

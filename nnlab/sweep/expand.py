@@ -101,6 +101,31 @@ def expand(spec: SweepSpec) -> list[Member]:
     return members
 
 
+def check_data(spec: SweepSpec, members: list[Member]) -> None:
+    """A UserError (one line per problem) when a dataset the members read is not on this machine.
+
+    For local runs, before the sweep folder is made: otherwise every member
+    fails alike, one after the other. (Dask workers have their own disks: not
+    checked there.) Only files are looked for; nothing is loaded.
+    """
+    from nnlab.data import mnist
+    from nnlab.data.datasets import default_data_dir
+
+    wanted: dict[tuple[str, str | None], None] = {}
+    for m in members:
+        data = load_config(spec.base, m.overrides, base_name=spec.name).data
+        wanted[(data.dataset, str(data.path) if data.path is not None else None)] = None
+    errors = []
+    for dataset, path in wanted:
+        if dataset == "mnist":
+            try:
+                mnist.find_mnist(path if path is not None else default_data_dir())
+            except UserError as err:
+                errors += [line for line in err.lines if line not in errors]
+    if errors:
+        raise UserError(*errors)
+
+
 def _flatten(point: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"optimizer": {"name": "adam", "learning_rate": 0.001}}`` -> ``{"optimizer.name": ..., ...}``."""
     out: dict[str, Any] = {}
