@@ -192,6 +192,8 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
                 except BaseException as err:  # a worker died (killed, out of memory)
                     outcome = {"status": "failed", "error": f"worker died: {type(err).__name__}: {err}"}
                 done(mid, outcome)
+                if outcome["status"] == "interrupted":  # Ctrl-C reached the workers: stop the sweep
+                    raise KeyboardInterrupt
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

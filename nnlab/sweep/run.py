@@ -114,6 +114,10 @@ def run(spec: SweepSpec, members: list[Member], sweep_dir: Path, *, executor: st
         if progress:
             progress.stop()
     result.wall = time.perf_counter() - t0
+    if any(r["status"] == "interrupted" for r in result.records.values()):
+        # a worker's member stopped by Ctrl-C: the user stopped the sweep, even if the
+        # signal reached this process while it could not act on it (spawning workers)
+        result.interrupted = True
     for m in members:  # a member cut short by Ctrl-C reads its own status from its run directory
         if result.records[m.id]["status"] in ("pending", "running"):
             result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
