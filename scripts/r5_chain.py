@@ -1,6 +1,7 @@
 """R5 (REFERENCE.md): the chain 784-1-1-1-1-10, vanishing and exploding.
 
     NNLAB_DATA=../shared/data python scripts/r5_chain.py [--vanishing-run RUN_DIR] [--out runs/r5-chain]
+        [--set KEY.PATH=VALUE ...]
 
 For one neuron per layer, backpropagation is a product:
 
@@ -24,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from nnlab.build import build_data, build_network
 from nnlab.config import load_config
+from nnlab.errors import UserError
 from nnlab.instruments import probe_gradients
 from nnlab.io import atomic_write_json, atomic_write_text
 
@@ -75,9 +78,11 @@ def main() -> None:
     ap.add_argument("--vanishing-run", type=Path, help="a finished run of configs/relu/r5-chain.yaml")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "r5-chain")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                    help="override a key of configs/relu/r5-chain.yaml (e.g. data.dataset=mnist-mini)")
     args = ap.parse_args()
 
-    cfg = load_config(str(CONFIG), [f"training.seed={args.seed}", "training.dtype=float64"])
+    cfg = load_config(str(CONFIG), [f"training.seed={args.seed}", "training.dtype=float64", *args.set])
     data = build_data(cfg)
     X, y = data.X_train[:1000], data.y_train[:1000]
     results = {}
@@ -99,4 +104,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:  # a bad --set, data not found: one line each, no traceback
+        print("\n".join(f"error: {line}" for line in err.lines), file=sys.stderr)
+        sys.exit(2)

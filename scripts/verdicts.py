@@ -18,6 +18,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+from nnlab.errors import UserError
 from nnlab.results import format_value, load_run, load_sweep, mean_std
 
 R1 = {"784-30-10": 96.48, "784-30-30-10": 96.90, "784-30-30-30-10": 96.57, "784-30-30-30-30-10": 96.53}
@@ -96,6 +97,9 @@ def r3(paths: list[str]) -> None:
 
 
 def main() -> None:
+    if len(sys.argv) < 3:
+        print("usage: verdicts.py r1|r2|r3|r4 DIR...", file=sys.stderr)
+        sys.exit(2)
     which, paths = sys.argv[1], sys.argv[2:]
     if which == "r1":
         r1_r4(paths, R1, best_only=False)
@@ -106,8 +110,13 @@ def main() -> None:
     elif which == "r3":
         r3(paths)
     else:
-        sys.exit("usage: verdicts.py r1|r2|r3|r4 DIR...")
+        print("usage: verdicts.py r1|r2|r3|r4 DIR...", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as err:  # not a sweep or run directory: one line each, no traceback
+        print("\n".join(f"error: {line}" for line in err.lines), file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,127 @@
+"""The scripts behind docs/reproductions.md: verdicts.py (published numbers beside a sweep's, with
+REFERENCE.md's "How close is close") and r5_chain.py (the chain's factors w_j σ'(z_j))."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthetic_runs import write_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+verdicts = load_script("verdicts")
+r5 = load_script("r5_chain")
+
+
+# -- verdicts.py ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "published, mean, std, holds",
+    [
+        (97.57, 97.57, 0.12, True),   # on the mean
+        (96.53, 96.25, 0.09, True),   # 0.28 away: inside the 0.3-point floor though 2 std = 0.18
+        (96.53, 96.20, 0.09, False),  # 0.33 away: outside both
+        (98.00, 97.50, 0.30, True),   # 0.5 away: inside 2 std = 0.6
+        (98.00, 97.35, 0.30, False),  # 0.65 away: outside 2 std
+    ],
+)
+def test_accuracy_verdict_is_two_std_or_point_three_whichever_is_wider(published, mean, std, holds):
+    assert verdicts.accuracy_holds(published, mean, std) is holds
+
+
+def test_r1_table_holds_each_depths_mean_over_seeds_and_its_verdict(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(1, 2), seeds=(0, 1, 2))
+    verdicts.r1_r4([str(sweep)], verdicts.R1, best_only=False)
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [r[0].strip() for r in rows] == ["784-30-10", "784-30-30-10"]
+    spec = json.loads((sweep / "sweep.json").read_text())
+    for row in rows:
+        sizes = row[0].strip()
+        members = [m for m in spec["members"] if "-".join(map(str, m["point"]["model.sizes"])) == sizes]
+        summaries = [json.loads((sweep / m["dir"] / "summary.json").read_text()) for m in members]
+        final = [100 * s["final"]["validation_accuracy"] for s in summaries]
+        best = [100 * s["best"]["validation_accuracy"] for s in summaries]
+        assert row[2].strip() == f"{statistics.mean(final):.2f} ± {statistics.stdev(final):.2f}"
+        assert row[3].strip() == f"{statistics.mean(best):.2f} ± {statistics.stdev(best):.2f}"
+        assert row[4].strip() == "3"
+        # synthetic accuracies are near 80%, far from every published R1 number
+        assert row[5].strip() == "does not hold / does not hold"
+
+
+def test_r4_table_leaves_out_unfinished_members(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(1,), seeds=(0, 1, 2), unfinished=["m002"])
+    verdicts.r1_r4([str(sweep)], {"784-30-10": 80.0}, best_only=True)
+    (row,) = capsys.readouterr().out.splitlines()[2:]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[3] == "2"  # seeds counted: the completed members only
+    assert cells[4] == "holds"  # best epoch 80.00 and 80.10 around the 80.0 given
+
+
+def test_verdicts_refuses_a_folder_that_is_not_a_sweep_in_one_line(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "verdicts.py"), "r1", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr == f"error: {tmp_path}: not a sweep directory (no sweep.json)\n"
+
+
+# -- r5_chain.py ----------------------------------------------------------------------------
+def chain(extra: tuple[str, ...] = ()):
+    from nnlab.build import build_data, build_network
+    from nnlab.config import load_config
+
+    cfg = load_config(str(r5.CONFIG), ["data.dataset=mnist-mini", "data.split=nielsen", "training.dtype=float64",
+                                       *extra])
+    data = build_data(cfg)
+    net = build_network(cfg, np.random.default_rng(0), n_train=data.n_train)
+    return net, data.X_train[:200], data.y_train[:200]
+
+
+def test_exploding_chain_has_every_factor_25_and_each_earlier_gradient_25_times_larger():
+    net, X, y = chain()
+    r5.exploding(net)
+    m = r5.measure(net, X, y)
+    assert [f["mean_sigma_prime"] for f in m["factors"]] == pytest.approx([0.25] * 4, abs=1e-12)
+    assert [f["mean_factor"] for f in m["factors"][1:]] == pytest.approx([25.0] * 3, rel=1e-12)
+    d = m["delta_norm"]
+    assert [d[i] / d[i + 1] for i in range(3)] == pytest.approx([25.0] * 3, rel=1e-9)
+
+
+def test_vanishing_chain_factor_is_the_link_weight_times_mean_sigma_prime_at_most_a_quarter():
+    net, X, y = chain()
+    m = r5.measure(net, X, y)
+    for f, layer in zip(m["factors"][1:], net.layers[1:-1]):
+        w = float(layer.W[0, 0])
+        assert f["w"] == w
+        assert 0 < f["mean_sigma_prime"] <= 0.25
+        assert f["mean_factor"] == pytest.approx(w * f["mean_sigma_prime"], rel=1e-12)
+        assert abs(f["mean_factor"]) <= 0.25 * abs(w)
+
+
+def test_r5_script_writes_its_tables_and_refuses_a_bad_set_in_one_line(tmp_path):
+    script = [sys.executable, str(ROOT / "scripts" / "r5_chain.py"), "--out", str(tmp_path / "r5"),
+              "--set", "data.dataset=mnist-mini", "--set", "data.split=nielsen"]
+    out = subprocess.run(script, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    saved = json.loads((tmp_path / "r5" / "r5.json").read_text())
+    assert list(saved) == ["vanishing, at initialization", "exploding (w = 100, z = 0)"]
+    assert "| 2 | 100 | 0.25 | 25 |" in (tmp_path / "r5" / "r5.md").read_text()
+
+    bad = subprocess.run([*script, "--set", "model.sizes=3"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: --set model.sizes=3: model.sizes: got 3;")
+    assert len(bad.stderr.splitlines()) == 1
