@@ -75,6 +75,48 @@ def test_seed_count_means_zero_to_n_minus_one_and_cli_seeds_replace_it(tmp_path)
     assert [m.seed for m in expand(load_spec(str(f), seeds=2))] == [0, 1]
 
 
+@pytest.mark.parametrize("arg, seeds", [("2", [0, 1]), ("3,4", [3, 4]), ("[7, 2]", [7, 2]), ("5,", [5])])
+def test_cli_seeds_is_a_count_or_a_list_of_seeds(tmp_path, arg, seeds):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\nseeds: 3\n")
+    out = invoke("sweep", str(f), "--seeds", arg, "--dry-run")
+    assert out.exit_code == 0, out.output
+    assert [line.split()[2] for line in out.output.splitlines()[:-1]] == [str(s) for s in seeds]
+    assert [m.seed for m in expand(load_spec(str(f), seeds=arg))] == seeds
+
+
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("0", "--seeds 0: must be >= 1 (a list of one seed: --seeds 0,)"),
+        ("x", "--seeds x: must be a count N >= 1 (seeds 0..N-1) or a list of seeds >= 0 like 3,4"),
+        ("1,-2", "--seeds 1,-2: must be a count N >= 1 (seeds 0..N-1) or a list of seeds >= 0 like 3,4"),
+        ("3,3", "--seeds 3,3: repeats a seed; each seed once"),
+    ],
+)
+def test_bad_cli_seeds_get_one_line(tmp_path, arg, message):
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n")
+    out = invoke("sweep", str(f), "--seeds", arg, "--dry-run")
+    assert out.exit_code == 2
+    assert out.output.strip() == "error: " + message
+
+
+def test_training_seed_as_a_sweep_key_is_refused_where_it_was_written(tmp_path):
+    # the seeds set training.seed last in every member: a grid or --set value would be silently replaced
+    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\ngrid: {training.seed: [3, 4]}\n"
+                        "overrides: [{training: {seed: 5}}]\n")
+    out = invoke("sweep", str(f), "--set", "training.seed=9", "--dry-run")
+    assert out.exit_code == 2
+    hint = "not a sweep key; the sweep's seeds set it (seeds: N or [3, 4] in the file, --seeds N or --seeds 3,4)"
+    assert out.output.strip().splitlines() == [
+        f"error: {f}: grid: training.seed: {hint}",
+        f"error: {f}: overrides[0]: training.seed: {hint}",
+        f"error: --set training.seed=9: training.seed: {hint}",
+    ]
+    out = invoke("sweep", "--grid", "training.seed=1,2", "--set", "data.dataset=mnist-mini", "--dry-run")
+    assert out.exit_code == 2
+    assert out.output.strip() == f"error: --grid training.seed=1,2: training.seed: {hint}"
+
+
 def test_a_sweep_name_is_found_in_configs_sweeps(monkeypatch):
     monkeypatch.chdir(ROOT)
     spec = load_spec("depth")

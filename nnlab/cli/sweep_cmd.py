@@ -63,7 +63,8 @@ class SweepProgress:
 @click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
               help="Add a grid axis: key.path=v1,v2. Values are YAML; separate with ';' when they contain commas: "
                    "--grid 'model.sizes=[784,30,10];[784,30,30,10]'.")
-@click.option("--seeds", type=int, help="Run seeds 0..N-1 (replaces the file's seeds).")
+@click.option("--seeds", metavar="N|S1,S2,...",
+              help="Run seeds 0..N-1, or the seeds listed (--seeds 3,4); replaces the file's seeds.")
 @click.option("-j", "--jobs", type=int, default=None, help="Local worker processes (default: the number of cores); 1 runs in-process.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
               help="Local worker processes (the default) or an existing Dask cluster (--scheduler).")
@@ -86,6 +87,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
       nnlab sweep depth --executor dask --scheduler tcp://127.0.0.1:8786
       nnlab sweep --resume runs/sweeps/20261123-010000-depth
       nnlab sweep configs/sweeps/init.yaml --grid training.batch_size=10,50 --seeds 3
+      nnlab sweep depth --seeds 5,6,7              (three more seeds for an earlier --seeds 5)
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """
     from nnlab.errors import UserError

@@ -59,8 +59,29 @@ def _override(key: str, value: Any) -> str:
     return f"{key}={json.dumps(value)}"
 
 
+SEED_KEY = "training.seed"
+
+
+def refuse_seed_keys(spec: SweepSpec) -> None:
+    """A UserError where a grid, override set or ``--set`` names training.seed: the sweep's seeds set it
+    in every member, so such a value would be silently replaced."""
+    hint = "the sweep's seeds set it (seeds: N or [3, 4] in the file, --seeds N or --seeds 3,4)"
+    errors = []
+    if SEED_KEY in _flatten(spec.grid):
+        errors.append(f"{spec.grid_labels.get(SEED_KEY, f'{spec.label}: grid')}: {SEED_KEY}: not a sweep key; {hint}")
+    for i, s in enumerate(spec.override_sets):
+        if SEED_KEY in _flatten(s):
+            errors.append(f"{spec.label}: overrides[{i}]: {SEED_KEY}: not a sweep key; {hint}")
+    for text in spec.sets:
+        if text.partition("=")[0].strip() == SEED_KEY:
+            errors.append(f"{spec.set_labels.get(text, f'--set {text}')}: {SEED_KEY}: not a sweep key; {hint}")
+    if errors:
+        raise UserError(*errors)
+
+
 def expand(spec: SweepSpec) -> list[Member]:
     """Every member (grid x override sets x seeds), each config validated; all problems reported at once."""
+    refuse_seed_keys(spec)
     keys = list(spec.grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
     sets = spec.override_sets or [{}]

@@ -9,7 +9,7 @@ grid:                             # every combination of these values
   model.sizes: [[784, 30, 10], [784, 30, 30, 10]]
 overrides:                        # and/or explicit sets (combined with the grid)
   - {optimizer.name: adam, optimizer.learning_rate: 0.001}
-seeds: 5                          # 0..4, or a list [0, 7, 9]
+seeds: 5                          # 0..4, or a list [0, 7, 9] (sets training.seed)
 ```
 """
 
@@ -166,7 +166,7 @@ def load_spec(
     *,
     sets: Sequence[str] = (),
     grid_args: Sequence[str] = (),
-    seeds: int | None = None,
+    seeds: str | int | None = None,
 ) -> SweepSpec:
     """A sweep from a file (a path, or a name in configs/sweeps/) and/or ``--grid key=v1,v2`` arguments."""
     if name_or_path:
@@ -181,11 +181,26 @@ def load_spec(
         spec.grid[key] = values
         spec.grid_labels[key] = f"--grid {text}"
     if seeds is not None:
-        if seeds < 1:
-            _fail(f"--seeds {seeds}: must be >= 1")
-        spec.seeds = list(range(seeds))
+        spec.seeds = parse_seeds_arg(str(seeds))
     spec.sets = spec.sets + list(sets)
     return spec
+
+
+def parse_seeds_arg(text: str) -> list[int]:
+    """``--seeds N`` (seeds 0..N-1) or ``--seeds 3,4`` / ``--seeds [3, 4]`` (those seeds)."""
+    t = text.strip()
+    listed = "," in t or t.startswith("[")
+    parts = [p.strip() for p in t.strip("[]").split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        _fail(f"--seeds {text}: must be a count N >= 1 (seeds 0..N-1) or a list of seeds >= 0 like 3,4")
+    if not listed:
+        if int(parts[0]) < 1:
+            _fail(f"--seeds {text}: must be >= 1 (a list of one seed: --seeds {parts[0]},)")
+        return list(range(int(parts[0])))
+    values = [int(p) for p in parts]
+    if len(set(values)) != len(values):
+        _fail(f"--seeds {text}: repeats a seed; each seed once")
+    return values
 
 
 def parse_grid_arg(text: str) -> tuple[str, list[Any]]:
