@@ -48,8 +48,8 @@ def pm(m: float, s: float, n: int) -> str:
 def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> None:
     g = groups(paths)
     if best_only:
-        print("| sizes | published | nnlab best epoch (mean ± std) | seeds | verdict |")
-        print("|---|---:|---:|---:|---|")
+        print("| sizes | published | nnlab best epoch (mean ± std) | seeds | verdict | best epochs | wall per run |")
+        print("|---|---:|---:|---:|---|---|---:|")
     else:
         print("| sizes | published | nnlab final epoch | nnlab best epoch | seeds | verdict (final / best) |")
         print("|---|---:|---:|---:|---:|---|")
@@ -61,7 +61,10 @@ def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> Non
         bm, bs, _ = mean_std(100 * r.result("best", "validation_accuracy") for r in runs)
         vb = "holds" if accuracy_holds(pub, bm, bs) else "does not hold"
         if best_only:
-            print(f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n} | {vb} |")
+            epochs = sorted(r.best_epoch() for r in runs)
+            wall, _, _ = mean_std(r.wall_seconds for r in runs)
+            print(f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n} | {vb} | {', '.join(map(str, epochs))} "
+                  f"of {runs[0].final_epoch} | {wall:.0f} s |")
         else:
             vf = "holds" if accuracy_holds(pub, fm, fs) else "does not hold"
             print(f"| {sizes} | {pub:.2f} | {pm(fm, fs, n)} | {pm(bm, bs, n)} | {n} | {vf} / {vb} |")

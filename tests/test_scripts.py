@@ -70,6 +70,7 @@ def test_r4_table_leaves_out_unfinished_members(tmp_path, capsys):
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[3] == "2"  # seeds counted: the completed members only
     assert cells[4] == "holds"  # best epoch 80.00 and 80.10 around the 80.0 given
+    assert cells[5] == "3, 3 of 4"  # each completed member's best epoch, of the epochs run
 
 
 def test_verdicts_refuses_a_folder_that_is_not_a_sweep_in_one_line(tmp_path):
