@@ -291,3 +291,37 @@ def test_several_gradient_rows_per_epoch_use_fractional_epochs(tmp_path):
     run = load_run(run_dir)
     s = figures.speed_of_learning(run).panels[0].get("hidden layer 2")
     assert list(zip(s.x.tolist(), s.y.tolist())) == [(0.0, delta(2, 0)), (0.5, 1.0), (1.0, delta(2, 1)), (2.0, delta(2, 2))]
+
+
+def _tick_labels(fig):
+    fig.canvas.draw()
+    return [t for t in fig.axes[0].get_xticklabels() if t.get_text()]
+
+
+def test_long_configuration_labels_are_drawn_one_key_a_line_and_never_overlap(tmp_path):
+    # R4's sweep: four configurations labelled "sizes=784-100-...-10, epochs=30" drawn level overlapped
+    groups = [figures.Group({"model.sizes": [784] + [100] * d + [10], "training.epochs": 30 * (1 + d // 4)},
+                            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [100] * d + [10]))])
+              for d in (1, 2, 3, 4)]
+    fig = draw(figures.compare_accuracy(["model.sizes", "training.epochs"], groups))
+    labels = _tick_labels(fig)
+    assert [t.get_text() for t in labels] == [g.label.replace(", ", "\n") for g in groups]
+    assert labels[0].get_text() == "sizes=784-100-10\nepochs=30"
+    # too long to stand level: slanted at 30 degrees, right end at the tick; parallel slanted
+    # blocks are apart when the ticks' spacing times sin 30 exceeds a block's height (2 lines)
+    assert all(t.get_rotation() == 30 and t.get_horizontalalignment() == "right" for t in labels)
+    dpi_scale = fig.dpi / 72
+    height = max(t.get_fontsize() * 1.2 * 2 * dpi_scale for t in labels)
+    right = [t.get_window_extent().x1 for t in labels]
+    assert all((b - a) * math.sin(math.radians(30)) > height for a, b in zip(right, right[1:]))
+
+
+def test_short_configuration_labels_stay_level_and_apart(tmp_path):
+    groups = [figures.Group({"model.sizes": [784] + [30] * d + [10]},
+                            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [30] * d + [10]))])
+              for d in (1, 2)]
+    labels = _tick_labels(draw(figures.compare_accuracy(["model.sizes"], groups)))
+    assert [t.get_text() for t in labels] == ["784-30-10", "784-30-30-10"]
+    assert all(t.get_rotation() == 0 for t in labels)
+    a, b = (t.get_window_extent() for t in labels)
+    assert not a.overlaps(b)

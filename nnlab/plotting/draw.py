@@ -43,6 +43,18 @@ def draw(spec: FigureSpec):
     return fig
 
 
+def tick_labels(labels: list[str]) -> list[str]:
+    """Configuration labels one key per line ("sizes=784-100-10, epochs=30" -> two lines)."""
+    return [lab.replace(", ", "\n") for lab in labels]
+
+
+def _crowded(labels, ax) -> bool:
+    """True when the tick labels, drawn level, would touch or overlap each other."""
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in labels if t.get_text()), key=lambda b: b.x0)
+    return any(a.x1 + 4 > b.x0 for a, b in zip(boxes, boxes[1:]))
+
+
 def _draw_panel(ax, p: Panel) -> None:
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -71,7 +83,11 @@ def _draw_panel(ax, p: Panel) -> None:
     if p.ylim:
         ax.set_ylim(*p.ylim)
     if p.xticks is not None:
-        ax.set_xticks([t for t, _ in p.xticks], [lab for _, lab in p.xticks])
+        ax.set_xticks([t for t, _ in p.xticks], tick_labels([lab for _, lab in p.xticks]))
+        if _crowded(ax.get_xticklabels(), ax):
+            ax.tick_params(axis="x", labelrotation=30)
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("right")
     elif p.integer_x:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(p.title)
