@@ -3,6 +3,7 @@
     python scripts/verdicts.py r1 runs/sweeps/<stamp>-depth
     python scripts/verdicts.py r2 runs/sweeps/<stamp>-r2
     python scripts/verdicts.py r4 runs/sweeps/<stamp>-depth-relu [runs/sweeps/<stamp>-depth-relu-wide ...]
+    python scripts/verdicts.py r4-sigmoid runs/sweeps/<stamp>-depth-r4-sigmoid
     python scripts/verdicts.py r3 RUN_DIR...          (the R3 runs: norms at epoch 0 and 499)
 
 Reads only the sweep / run directories (nnlab.results); prints Markdown.
@@ -26,6 +27,9 @@ R2 = {"784-30-30-10": [0.07, 0.31], "784-30-30-30-10": [0.012, 0.060, 0.283],
       "784-30-30-30-30-10": [0.003, 0.017, 0.070, 0.285]}
 R4 = {"784-100-10": 97.57, "784-100-100-10": 97.92, "784-100-100-100-10": 97.9, "784-100-100-100-100-10": 97.81,
       "784-500-300-150-50-10": 97.98, "784-2048-1024-512-256-10": 98.07}
+# the blog's comparison: the same code with sigmoid hidden layers and N(0,1)/sqrt(n_in) weights
+R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10": 96.3,
+              "784-100-100-100-100-10": 96.08}
 
 
 def groups(paths: list[str]) -> dict[str, list[Any]]:
@@ -101,19 +105,21 @@ def r3(paths: list[str]) -> None:
 
 def main() -> None:
     if len(sys.argv) < 3:
-        print("usage: verdicts.py r1|r2|r3|r4 DIR...", file=sys.stderr)
+        print("usage: verdicts.py r1|r2|r3|r4|r4-sigmoid DIR...", file=sys.stderr)
         sys.exit(2)
     which, paths = sys.argv[1], sys.argv[2:]
     if which == "r1":
         r1_r4(paths, R1, best_only=False)
     elif which == "r4":
         r1_r4(paths, R4, best_only=True)
+    elif which == "r4-sigmoid":
+        r1_r4(paths, R4_SIGMOID, best_only=True)
     elif which == "r2":
         r2(paths)
     elif which == "r3":
         r3(paths)
     else:
-        print("usage: verdicts.py r1|r2|r3|r4 DIR...", file=sys.stderr)
+        print("usage: verdicts.py r1|r2|r3|r4|r4-sigmoid DIR...", file=sys.stderr)
         sys.exit(2)
 
 
