@@ -32,12 +32,26 @@ R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10"
               "784-100-100-100-100-10": 96.08}
 
 
+MIN_SEEDS = 5
+
+
 def groups(paths: list[str]) -> dict[str, list[Any]]:
+    """Completed runs per network (sizes label), over every sweep given."""
     out: dict[str, list[Any]] = defaultdict(list)
     for p in paths:
         for m in load_sweep(p).members:
             if m.run.status == "completed":
                 out[format_value("model.sizes", m.run.sizes)].append(m.run)
+    return out
+
+
+def ended_otherwise(paths: list[str]) -> dict[str, dict[str, list[int]]]:
+    """Per network, the seeds of the runs that ended but did not complete, by status (diverged, failed, ...)."""
+    out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for p in paths:
+        for m in load_sweep(p).members:
+            if m.run.status not in ("completed", "interrupted"):
+                out[format_value("model.sizes", m.run.sizes)][m.run.status].append(m.seed)
     return out
 
 
@@ -51,8 +65,9 @@ def pm(m: float, s: float, n: int) -> str:
 
 def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> None:
     g = groups(paths)
+    other = ended_otherwise(paths)
     if best_only:
-        print("| sizes | published | nnlab best epoch (mean ± std) | seeds | verdict | best epochs | wall per run |")
+        print("| sizes | published | nnlab best epoch (mean ± std) | seeds completed | verdict | best epochs | wall per run |")
         print("|---|---:|---:|---:|---|---|---:|")
     else:
         print("| sizes | published | nnlab final epoch | nnlab best epoch | seeds | verdict (final / best) |")
@@ -64,14 +79,19 @@ def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> Non
         fm, fs, n = mean_std(100 * r.result("final", "validation_accuracy") for r in runs)
         bm, bs, _ = mean_std(100 * r.result("best", "validation_accuracy") for r in runs)
         vb = "holds" if accuracy_holds(pub, bm, bs) else "does not hold"
+        if n < MIN_SEEDS:  # "How close is close" asks for a mean and std over at least 5 seeds
+            vb += f" ({n} seed{'s' if n > 1 else ''}; the rule asks for {MIN_SEEDS})"
+        lost = "; ".join(f"{status} {len(seeds)} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})"
+                         for status, seeds in sorted(other.get(sizes, {}).items()))
+        n_text = f"{n}; {lost}" if lost else str(n)
         if best_only:
             epochs = sorted(r.best_epoch() for r in runs)
             wall, _, _ = mean_std(r.wall_seconds for r in runs)
-            print(f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n} | {vb} | {', '.join(map(str, epochs))} "
+            print(f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n_text} | {vb} | {', '.join(map(str, epochs))} "
                   f"of {runs[0].final_epoch} | {wall:.0f} s |")
         else:
             vf = "holds" if accuracy_holds(pub, fm, fs) else "does not hold"
-            print(f"| {sizes} | {pub:.2f} | {pm(fm, fs, n)} | {pm(bm, bs, n)} | {n} | {vf} / {vb} |")
+            print(f"| {sizes} | {pub:.2f} | {pm(fm, fs, n)} | {pm(bm, bs, n)} | {n_text} | {vf} / {vb} |")
 
 
 def r2(paths: list[str]) -> None:

@@ -60,7 +60,7 @@ def test_r1_table_holds_each_depths_mean_over_seeds_and_its_verdict(tmp_path, ca
         assert row[3].strip() == f"{statistics.mean(best):.2f} ± {statistics.stdev(best):.2f}"
         assert row[4].strip() == "3"
         # synthetic accuracies are near 80%, far from every published R1 number
-        assert row[5].strip() == "does not hold / does not hold"
+        assert row[5].strip() == "does not hold / does not hold (3 seeds; the rule asks for 5)"
 
 
 def test_r4_table_leaves_out_unfinished_members(tmp_path, capsys):
@@ -69,7 +69,7 @@ def test_r4_table_leaves_out_unfinished_members(tmp_path, capsys):
     (row,) = capsys.readouterr().out.splitlines()[2:]
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[3] == "2"  # seeds counted: the completed members only
-    assert cells[4] == "holds"  # best epoch 80.00 and 80.10 around the 80.0 given
+    assert cells[4] == "holds (2 seeds; the rule asks for 5)"  # best epoch 80.00 and 80.10 around the 80.0 given
     assert cells[5] == "3, 3 of 4"  # each completed member's best epoch, of the epochs run
 
 
@@ -126,3 +126,15 @@ def test_r5_script_writes_its_tables_and_refuses_a_bad_set_in_one_line(tmp_path)
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: --set model.sizes=3: model.sizes: got 3;")
     assert len(bad.stderr.splitlines()) == 1
+
+
+def test_r4_table_counts_diverged_seeds_apart_from_the_completed_ones(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(1,), seeds=(0, 1, 2, 3, 4, 5, 6))
+    for mid in ("m002", "m005"):
+        f = sweep / "members" / mid / "summary.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), "status": "diverged"}))
+    verdicts.r1_r4([str(sweep)], {"784-30-10": 80.0}, best_only=True)
+    (row,) = capsys.readouterr().out.splitlines()[2:]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[3] == "5; diverged 2 (seeds 2, 5)"
+    assert cells[4] == "holds"  # 5 completed seeds: no caveat
