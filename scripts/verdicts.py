@@ -8,7 +8,10 @@
 
 Reads only the sweep / run directories (nnlab.results); prints Markdown.
 Accuracy (R1, R4): holds when the published value lies within mean ± 2 std
-or within 0.3 points of the mean, whichever is wider. Norms (R2): each
+or within 0.3 points of the mean, whichever is wider. The mean is over the
+seeds that completed and learned; the seeds that diverged, or completed
+without ever leaving chance (best validation accuracy < 20%), are counted
+beside it, never averaged in (a published number is a run that learned). Norms (R2): each
 layer's mean within a factor 1.5 of the published value, and layer 1 < 2 <
 ... in every seed.
 """
@@ -35,23 +38,35 @@ R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10"
 MIN_SEEDS = 5
 
 
+STUCK = "stuck at chance"
+CHANCE = 0.2  # best validation accuracy below this: the net never learned (10 classes: chance is ~0.1)
+
+
+def _learned(run: Any) -> bool:
+    return (run.result("best", "validation_accuracy") or 0.0) >= CHANCE
+
+
 def groups(paths: list[str]) -> dict[str, list[Any]]:
-    """Completed runs per network (sizes label), over every sweep given."""
+    """Completed runs that learned, per network (sizes label), over every sweep given."""
     out: dict[str, list[Any]] = defaultdict(list)
     for p in paths:
         for m in load_sweep(p).members:
-            if m.run.status == "completed":
+            if m.run.status == "completed" and _learned(m.run):
                 out[format_value("model.sizes", m.run.sizes)].append(m.run)
     return out
 
 
 def ended_otherwise(paths: list[str]) -> dict[str, dict[str, list[int]]]:
-    """Per network, the seeds of the runs that ended but did not complete, by status (diverged, failed, ...)."""
+    """Per network, the seeds of the runs that ended without a result: by status (diverged, failed, ...),
+    or stuck at chance (completed, but never above CHANCE). Interrupted runs are not counted: not ended."""
     out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for p in paths:
         for m in load_sweep(p).members:
-            if m.run.status not in ("completed", "interrupted"):
-                out[format_value("model.sizes", m.run.sizes)][m.run.status].append(m.seed)
+            status = m.run.status
+            if status == "completed" and not _learned(m.run):
+                status = STUCK
+            if status not in ("completed", "interrupted"):
+                out[format_value("model.sizes", m.run.sizes)][status].append(m.seed)
     return out
 
 
@@ -67,7 +82,7 @@ def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> Non
     g = groups(paths)
     other = ended_otherwise(paths)
     if best_only:
-        print("| sizes | published | nnlab best epoch (mean ± std) | seeds completed | verdict | best epochs | wall per run |")
+        print("| sizes | published | nnlab best epoch (mean ± std) | seeds that learned | verdict | best epochs | wall per run |")
         print("|---|---:|---:|---:|---|---|---:|")
     else:
         print("| sizes | published | nnlab final epoch | nnlab best epoch | seeds | verdict (final / best) |")

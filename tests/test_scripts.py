@@ -138,3 +138,19 @@ def test_r4_table_counts_diverged_seeds_apart_from_the_completed_ones(tmp_path, 
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[3] == "5; diverged 2 (seeds 2, 5)"
     assert cells[4] == "holds"  # 5 completed seeds: no caveat
+
+
+def test_r4_table_counts_seeds_stuck_at_chance_apart_and_leaves_them_out_of_the_mean(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(1,), seeds=(0, 1, 2, 3, 4, 5))
+    for mid in ("m001", "m004"):  # completed, but never above chance
+        f = sweep / "members" / mid / "summary.json"
+        summary = json.loads(f.read_text())
+        summary["best"]["validation_accuracy"] = 0.1127
+        f.write_text(json.dumps(summary))
+    verdicts.r1_r4([str(sweep)], {"784-30-10": 80.0}, best_only=True)
+    (row,) = capsys.readouterr().out.splitlines()[2:]
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    learned = [100 * json.loads((sweep / "members" / m / "summary.json").read_text())["best"]["validation_accuracy"]
+               for m in ("m000", "m002", "m003", "m005")]
+    assert cells[2] == f"{statistics.mean(learned):.2f} ± {statistics.stdev(learned):.2f}"
+    assert cells[3] == "4; stuck at chance 2 (seeds 1, 4)"
