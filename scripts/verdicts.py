@@ -36,8 +36,6 @@ R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10"
 
 
 MIN_SEEDS = 5
-
-
 STUCK = "stuck at chance"
 CHANCE = 0.2  # best validation accuracy below this: the net never learned (10 classes: chance is ~0.1)
 
@@ -46,28 +44,23 @@ def _learned(run: Any) -> bool:
     return (run.result("best", "validation_accuracy") or 0.0) >= CHANCE
 
 
-def groups(paths: list[str]) -> dict[str, list[Any]]:
-    """Completed runs that learned, per network (sizes label), over every sweep given."""
-    out: dict[str, list[Any]] = defaultdict(list)
+def groups(paths: list[str]) -> tuple[dict[str, list[Any]], dict[str, dict[str, list[int]]]]:
+    """One pass over every sweep given, per network (sizes label): the completed runs that learned, and
+    the seeds of the runs that ended without a result, by status (diverged, failed, ...) or stuck at
+    chance (completed, but never above CHANCE). Interrupted runs are in neither: they have not ended."""
+    learned: dict[str, list[Any]] = defaultdict(list)
+    other: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for p in paths:
         for m in load_sweep(p).members:
-            if m.run.status == "completed" and _learned(m.run):
-                out[format_value("model.sizes", m.run.sizes)].append(m.run)
-    return out
-
-
-def ended_otherwise(paths: list[str]) -> dict[str, dict[str, list[int]]]:
-    """Per network, the seeds of the runs that ended without a result: by status (diverged, failed, ...),
-    or stuck at chance (completed, but never above CHANCE). Interrupted runs are not counted: not ended."""
-    out: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for p in paths:
-        for m in load_sweep(p).members:
-            status = m.run.status
-            if status == "completed" and not _learned(m.run):
+            sizes, status = format_value("model.sizes", m.run.sizes), m.run.status
+            if status == "completed":
+                if _learned(m.run):
+                    learned[sizes].append(m.run)
+                    continue
                 status = STUCK
-            if status not in ("completed", "interrupted"):
-                out[format_value("model.sizes", m.run.sizes)][status].append(m.seed)
-    return out
+            if status != "interrupted":
+                other[sizes][status].append(m.seed)
+    return learned, other
 
 
 def accuracy_holds(published: float, mean: float, std: float) -> bool:
@@ -79,8 +72,7 @@ def pm(m: float, s: float, n: int) -> str:
 
 
 def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> None:
-    g = groups(paths)
-    other = ended_otherwise(paths)
+    g, other = groups(paths)
     if best_only:
         print("| sizes | published | nnlab best epoch (mean ± std) | seeds that learned | verdict | best epochs | wall per run |")
         print("|---|---:|---:|---:|---|---|---:|")
@@ -110,7 +102,7 @@ def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> Non
 
 
 def r2(paths: list[str]) -> None:
-    g = groups(paths)
+    g, _ = groups(paths)
     print("| sizes | layer | published | nnlab mean ± std | ratio | seeds | verdict |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for sizes, pub in R2.items():
