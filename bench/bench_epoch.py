@@ -64,19 +64,37 @@ N_TRAIN = 50_000
 
 WORKLOADS = {
     "W1": dict(
-        sizes=[784, 30, 30, 30, 30, 10], hidden="sigmoid", output="sigmoid", cost="cross_entropy",
-        init=("nielsen", "standard_normal"), optimizer=("sgd", dict(learning_rate=0.1)),
-        batch=10, lmbda=5.0, target="<= 0.40 s",
+        sizes=[784, 30, 30, 30, 30, 10],
+        hidden="sigmoid",
+        output="sigmoid",
+        cost="cross_entropy",
+        init=("nielsen", "standard_normal"),
+        optimizer=("sgd", dict(learning_rate=0.1)),
+        batch=10,
+        lmbda=5.0,
+        target="<= 0.40 s",
     ),
     "W2": dict(
-        sizes=[784, 2048, 1024, 512, 256, 10], hidden="relu", output="softmax", cost="log_likelihood",
-        init=("he", "zeros"), optimizer=("adam", dict(learning_rate=1e-3)),
-        batch=128, lmbda=0.0, target="<= 1.5x FLOP bound",
+        sizes=[784, 2048, 1024, 512, 256, 10],
+        hidden="relu",
+        output="softmax",
+        cost="log_likelihood",
+        init=("he", "zeros"),
+        optimizer=("adam", dict(learning_rate=1e-3)),
+        batch=128,
+        lmbda=0.0,
+        target="<= 1.5x FLOP bound",
     ),
     "W3": dict(
-        sizes=[784, 100, 100, 100, 10], hidden="relu", output="softmax", cost="log_likelihood",
-        init=("he", "zeros"), optimizer=("momentum", dict(learning_rate=0.01, momentum=0.9)),
-        batch=64, lmbda=0.0, target="<= 0.30 s",
+        sizes=[784, 100, 100, 100, 10],
+        hidden="relu",
+        output="softmax",
+        cost="log_likelihood",
+        init=("he", "zeros"),
+        optimizer=("momentum", dict(learning_rate=0.01, momentum=0.9)),
+        batch=64,
+        lmbda=0.0,
+        target="<= 0.30 s",
     ),
 }
 DEFAULT_REPEATS = {"W1": 5, "W2": 3, "W3": 5}
@@ -156,8 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"unknown workload {w}; choose from {','.join(WORKLOADS)}")
 
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "library default")
-    print(f"nnlab one-epoch benchmark: {N_TRAIN} samples, {dtype}, numpy {np.__version__}, "
-          f"{os.cpu_count()} cpus, BLAS threads: {blas} (timings: median of repeats; the machine may be shared)")
+    print(
+        f"nnlab one-epoch benchmark: {N_TRAIN} samples, {dtype}, numpy {np.__version__}, "
+        f"{os.cpu_count()} cpus, BLAS threads: {blas} (timings: median of repeats; the machine may be shared)"
+    )
     gf_med, gf_best = sgemm_rate(dtype)
     print(f"matmul rate ({dtype}, 2048x2048 @ 2048x2048): median {gf_med:.1f} GFLOP/s, best {gf_best:.1f}", flush=True)
     X, y = mnist_like(N_TRAIN, dtype)
@@ -167,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         repeats = args.repeats or DEFAULT_REPEATS[w]
         times = [time_epoch(spec, X, y, dtype, seed=r) for r in range(repeats)]
         med = statistics.median(times)
-        line = (f"{w} {spec['sizes']} {spec['hidden']}, batch {spec['batch']}, {spec['optimizer'][0]}: "
-                f"median {med:.3f} s/epoch (min {min(times):.3f}, max {max(times):.3f}, n={repeats})")
+        line = (
+            f"{w} {spec['sizes']} {spec['hidden']}, batch {spec['batch']}, {spec['optimizer'][0]}: "
+            f"median {med:.3f} s/epoch (min {min(times):.3f}, max {max(times):.3f}, n={repeats})"
+        )
         if w in TARGET_SECONDS:
             t = TARGET_SECONDS[w]
             line += f"  target <= {t:.2f} s: {'met' if med <= t else 'NOT met'}"
@@ -177,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         bound = flops / (gf_med * 1e9)
         ratio = med / bound
         note = f"  target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}" if w == "W2" else ""
-        print(f"   {w} matmul FLOPs/epoch {flops / 1e9:.1f} GFLOP -> FLOP bound {bound:.3f} s at {gf_med:.1f} GFLOP/s; "
-              f"ratio {ratio:.2f}x{note}", flush=True)
+        print(
+            f"   {w} matmul FLOPs/epoch {flops / 1e9:.1f} GFLOP -> FLOP bound {bound:.3f} s at {gf_med:.1f} GFLOP/s; "
+            f"ratio {ratio:.2f}x{note}",
+            flush=True,
+        )
     return 0
 
 

@@ -52,13 +52,17 @@ def main() -> None:
     for depth in map(int, args.depths.split(",")):
         SPENT.clear()
         sizes = "[" + ",".join(["784"] + ["30"] * depth + ["10"]) + "]"
-        cfg = load_config(str(ROOT / "configs/nielsen/r1.yaml"), [f"model.sizes={sizes}", f"training.epochs={args.epochs}"])
+        cfg = load_config(
+            str(ROOT / "configs/nielsen/r1.yaml"), [f"model.sizes={sizes}", f"training.epochs={args.epochs}"]
+        )
         with tempfile.TemporaryDirectory() as d:
             result = experiment.run_experiment(cfg, runs_dir=d, display="quiet")
         wall = result.summary["wall_seconds"]
         total = sum(SPENT.values())
         parts = ", ".join(f"{k} {v:.3f} s" for k, v in SPENT.items())
-        print(f"{sizes}: {args.epochs} epochs in {wall:.2f} s; instruments {total:.3f} s = {100 * total / wall:.1f}% ({parts})")
+        print(
+            f"{sizes}: {args.epochs} epochs in {wall:.2f} s; instruments {total:.3f} s = {100 * total / wall:.1f}% ({parts})"
+        )
 
 
 if __name__ == "__main__":

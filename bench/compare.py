@@ -137,13 +137,26 @@ def epoch_sklearn(w: str, X, y, seed: int) -> float:
 
     spec = SPECS[w]
     common = dict(
-        hidden_layer_sizes=tuple(spec["sizes"][1:-1]), solver="sgd", batch_size=spec["batch"],
-        learning_rate="constant", learning_rate_init=spec["lr"], max_iter=1, shuffle=True,
-        random_state=seed, early_stopping=False, n_iter_no_change=10**9, tol=0.0,
+        hidden_layer_sizes=tuple(spec["sizes"][1:-1]),
+        solver="sgd",
+        batch_size=spec["batch"],
+        learning_rate="constant",
+        learning_rate_init=spec["lr"],
+        max_iter=1,
+        shuffle=True,
+        random_state=seed,
+        early_stopping=False,
+        n_iter_no_change=10**9,
+        tol=0.0,
     )
     if w == "W1":
-        clf = MLPClassifier(activation="logistic", momentum=0.0, nesterovs_momentum=False,
-                            alpha=spec["batch"] * LMBDA / N_TRAIN, **common)
+        clf = MLPClassifier(
+            activation="logistic",
+            momentum=0.0,
+            nesterovs_momentum=False,
+            alpha=spec["batch"] * LMBDA / N_TRAIN,
+            **common,
+        )
         target = np.eye(10, dtype=np.float32)[y]  # multilabel one-hot: sigmoid outputs + summed cross-entropy
     else:
         clf = MLPClassifier(activation="relu", momentum=0.9, nesterovs_momentum=False, alpha=0.0, **common)
@@ -178,14 +191,26 @@ def run(fw: str, w: str, threads: int, repeats: int, timeout: float) -> dict:
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    cmd = [sys.executable, __file__, "--worker", fw, "--workloads", w, "--threads", str(threads),
-           "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        fw,
+        "--workloads",
+        w,
+        "--threads",
+        str(threads),
+        "--repeats",
+        str(repeats),
+    ]
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"skipped": f"{fw} {w} with {threads} threads: over {timeout:.0f} s for {repeats} epochs"}
     if proc.returncode != 0:
-        return {"skipped": f"failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"}
+        return {
+            "skipped": f"failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}"
+        }
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -207,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     for fw in frameworks:
         if fw not in FRAMEWORKS:
             ap.error(f"unknown framework {fw}; choose from {','.join(FRAMEWORKS)}")
-    print(f"one epoch, {N_TRAIN} samples, float32; median of {args.repeats} repeats (min-max); "
-          f"python {sys.version.split()[0]}; timings on a possibly shared machine")
-    header = f"{'workload':8s} {'framework':9s} " + " ".join(f"{f'{t} thread' + ('s' if t > 1 else ''):>24s}" for t in threads)
+    print(
+        f"one epoch, {N_TRAIN} samples, float32; median of {args.repeats} repeats (min-max); "
+        f"python {sys.version.split()[0]}; timings on a possibly shared machine"
+    )
+    header = f"{'workload':8s} {'framework':9s} " + " ".join(
+        f"{f'{t} thread' + ('s' if t > 1 else ''):>24s}" for t in threads
+    )
     print(header)
     for w in workloads:
         for fw in frameworks:

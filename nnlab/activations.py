@@ -21,7 +21,7 @@ import numpy as np
 
 from nnlab.registry import Registry
 
-ACTIVATIONS: Registry[type["Activation"]] = Registry("activation")
+ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
 
 
 class Activation:

@@ -12,8 +12,9 @@ the training loop and the instruments.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,9 @@ def as_config(cfg: Config | Mapping[str, Any] | str) -> Config:
     return cfg if isinstance(cfg, Config) else load_config(cfg)
 
 
-def build_network(cfg: Config | Mapping[str, Any] | str, rng: np.random.Generator, n_train: int | None = None) -> Network:
+def build_network(
+    cfg: Config | Mapping[str, Any] | str, rng: np.random.Generator, n_train: int | None = None
+) -> Network:
     """The network the config declares, its parameters drawn from ``rng``.
 
     Layer by layer, W^l then b^l are drawn (in float64, then cast to the

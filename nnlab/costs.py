@@ -18,7 +18,7 @@ import numpy as np
 from nnlab.activations import Activation, softplus
 from nnlab.registry import Registry
 
-COSTS: Registry[type["Cost"]] = Registry("cost")
+COSTS: Registry[type[Cost]] = Registry("cost")
 
 REDUCTIONS = ("sum", "mean")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from nnlab.training import Hook, TrainState
 
@@ -154,7 +155,13 @@ def results_table(s: dict[str, Any]):
     for name in ("train", "validation", "test"):
         t.add_column(f"{name} %", justify="right")
     t.add_row("final", str(f.get("epoch")), *(_pct(f.get(f"{n}_accuracy")) for n in ("train", "validation", "test")))
-    t.add_row("best", str(b.get("epoch")), _pct(b.get("train_accuracy")), _pct(b.get("validation_accuracy")), _pct(b.get("test_accuracy")))
+    t.add_row(
+        "best",
+        str(b.get("epoch")),
+        _pct(b.get("train_accuracy")),
+        _pct(b.get("validation_accuracy")),
+        _pct(b.get("test_accuracy")),
+    )
     dn = s.get("delta_norms") or {}
     if not dn.get("initial"):
         return t

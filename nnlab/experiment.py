@@ -13,13 +13,13 @@ created. Once the run directory exists, every ending is recorded in it:
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +137,15 @@ def summarize(history: list[dict[str, float | None]], gradients: list[Row], stat
     def pick(row: dict | None, *keys: str) -> dict[str, Any]:
         return {k: (row.get(k) if row else None) for k in keys}
 
-    keys = ("epoch", "train_accuracy", "validation_accuracy", "test_accuracy", "train_loss", "validation_loss", "test_loss")
+    keys = (
+        "epoch",
+        "train_accuracy",
+        "validation_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "validation_loss",
+        "test_loss",
+    )
     final = history[-1] if history else None
     trained = [r for r in history if r["epoch"] and r.get("validation_accuracy") is not None]
     best = None
@@ -267,7 +275,10 @@ def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, 
         held.append(rundir)
         try:
             rundir.start(
-                config_yaml=dump_config(cfg), overrides=overrides, seed=cfg.training.seed, name=cfg.name,
+                config_yaml=dump_config(cfg),
+                overrides=overrides,
+                seed=cfg.training.seed,
+                name=cfg.name,
                 config_file=config_file,
             )
         except BaseException:  # Ctrl-C or a full disk before the run began: leave no half-made folder
@@ -282,7 +293,9 @@ def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, 
         raise
 
 
-def _run(cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, display: str, hooks, resuming: bool) -> RunResult:
+def _run(
+    cfg, data: Data, net: Network, opt: Optimizer, rng, rundir: RunDir, display: str, hooks, resuming: bool
+) -> RunResult:
     sets = eval_sets(cfg, data)
     extra: dict[str, Any] = {}
     if cfg.training.early_stopping:

@@ -20,8 +20,8 @@ an optimizer updating them in place updates the network.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -124,9 +124,10 @@ class Network:
         self.flat_params: np.ndarray | None = None
         self.flat_grads: np.ndarray | None = None
         self.flat_layout: dict[str, tuple[int, tuple[int, ...]]] = {}
-        if not any(layer.extra for layer in self.layers) and len(
-            {a.dtype for layer in self.layers for a in (layer.W, layer.b)}
-        ) == 1:
+        if (
+            not any(layer.extra for layer in self.layers)
+            and len({a.dtype for layer in self.layers for a in (layer.W, layer.b)}) == 1
+        ):
             self._pack_parameters()
         self._params: Params = {}
         self._grads: Params = {}
@@ -203,6 +204,7 @@ class Network:
         out = self.layers[-1]
         delta = self.cost.delta(out.z, out.a, Y, out.activation)
         delta *= 1.0 / Y.shape[0]
+        dC_dout = None  # ∂C/∂out of layer i, set by the layer above it
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             if i < len(self.layers) - 1:

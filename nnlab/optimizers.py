@@ -23,7 +23,7 @@ from nnlab.registry import Registry
 Params = dict[str, np.ndarray]
 State = dict[str, np.ndarray]
 
-OPTIMIZERS: Registry[type["Optimizer"]] = Registry("optimizer")
+OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 
 
 class Optimizer:

@@ -16,9 +16,10 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from nnlab.errors import UserError
 from nnlab.results import (
@@ -141,8 +142,12 @@ def configurations(report: Report) -> list[dict[str, Any]]:
         return []
     out = []
     for rows in groups.values():
-        agg: dict[str, Any] = {"config": rows[0]["config"], "point": rows[0]["point"], "runs": len(rows),
-                               "seeds": [r["seed"] for r in rows]}
+        agg: dict[str, Any] = {
+            "config": rows[0]["config"],
+            "point": rows[0]["point"],
+            "runs": len(rows),
+            "seeds": [r["seed"] for r in rows],
+        }
         for key in ("final_validation_accuracy", "best_validation_accuracy", "final_test_accuracy"):
             m, sd, _ = mean_std(r[key] for r in rows)
             agg[key] = {"mean": m, "std": sd}
@@ -173,9 +178,16 @@ def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
     for a in aggs:
         deltas = a["delta_initial"]
         cells = list(deltas[:-1]) + [None] * (n - (len(deltas) - 1)) + [deltas[-1]] if deltas else [None] * (n + 1)
-        body.append([a["config"], str(a["runs"]), _pm(a["final_validation_accuracy"], True),
-                     _pm(a["best_validation_accuracy"], True), _pm(a["final_test_accuracy"], True)]
-                    + [_pm(c, False) for c in cells])
+        body.append(
+            [
+                a["config"],
+                str(a["runs"]),
+                _pm(a["final_validation_accuracy"], True),
+                _pm(a["best_validation_accuracy"], True),
+                _pm(a["final_test_accuracy"], True),
+            ]
+            + [_pm(c, False) for c in cells]
+        )
     return head, body
 
 
@@ -229,16 +241,32 @@ def _layer_values(row: dict[str, Any], values: list[float] | None, n_hidden: int
 
 
 def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], list[list[str]]]:
-    head = ["run", "status", "epochs", "final\ntrain %", "final\nvalid %", "final\ntest %",
-            "best\nepoch", "best\nvalid %", "best\ntest %", "wall\ntime"]
+    head = [
+        "run",
+        "status",
+        "epochs",
+        "final\ntrain %",
+        "final\nvalid %",
+        "final\ntest %",
+        "best\nepoch",
+        "best\nvalid %",
+        "best\ntest %",
+        "wall\ntime",
+    ]
     if compact:
         head = [h.replace(" %", "") for h in head]
     body = [
         [
-            _label(r), r["status"], "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
-            _pct(r["final_train_accuracy"]), _pct(r["final_validation_accuracy"]), _pct(r["final_test_accuracy"]),
+            _label(r),
+            r["status"],
+            "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
+            _pct(r["final_train_accuracy"]),
+            _pct(r["final_validation_accuracy"]),
+            _pct(r["final_test_accuracy"]),
             "" if r["best_epoch"] is None else str(r["best_epoch"]),
-            _pct(r["best_validation_accuracy"]), _pct(r["best_test_accuracy"]), _secs(r["wall_seconds"]),
+            _pct(r["best_validation_accuracy"]),
+            _pct(r["best_test_accuracy"]),
+            _secs(r["wall_seconds"]),
         ]
         for r in report.rows
     ]
@@ -253,10 +281,7 @@ def delta_table(report: Report) -> tuple[list[str], list[list[str]]]:
     for r in report.rows:
         ini = _layer_values(r, r["delta_norms"]["initial"], n)
         fin = _layer_values(r, r["delta_norms"]["final"], n)
-        cells = [
-            "" if a is None and b is None else f"{_num(a) or '-'} → {_num(b) or '-'}"
-            for a, b in zip(ini, fin)
-        ]
+        cells = ["" if a is None and b is None else f"{_num(a) or '-'} → {_num(b) or '-'}" for a, b in zip(ini, fin)]
         body.append([_label(r)] + cells)
     return head, body
 
@@ -271,8 +296,18 @@ def to_markdown(report: Report) -> str:
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
         return "\n".join(lines)
 
-    parts = [f"# {report.title}", "", "## Accuracy", "", table(*accuracy_table(report)), "",
-             f"## {DELTA_TITLE}", "", table(*delta_table(report)), ""]
+    parts = [
+        f"# {report.title}",
+        "",
+        "## Accuracy",
+        "",
+        table(*accuracy_table(report)),
+        "",
+        f"## {DELTA_TITLE}",
+        "",
+        table(*delta_table(report)),
+        "",
+    ]
     if configurations(report):
         parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
     return "\n".join(parts)
@@ -353,14 +388,22 @@ def rich_tables(report: Report) -> list[Any]:
     if configurations(report):
         tables.append((CONFIG_TITLE, configuration_table(report)))
     for title, (head, body) in tables:
-        t = Table(title=f"{report.title}: {title}" if title.startswith("acc") else title, title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+        t = Table(
+            title=f"{report.title}: {title}" if title.startswith("acc") else title,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
         for i, h in enumerate(head):
             # numbers keep their width; a narrow terminal folds the run names instead
             width = max([len(x) for x in h.split("\n")] + [len(row[i]) for row in body])
-            t.add_column(h, justify="left" if i == 0 or h == "status" else "right",
-                         no_wrap=i > 0, overflow="fold" if i == 0 else "ellipsis",
-                         min_width=min(width, 12) if i == 0 else None if h == "status" else width)
+            t.add_column(
+                h,
+                justify="left" if i == 0 or h == "status" else "right",
+                no_wrap=i > 0,
+                overflow="fold" if i == 0 else "ellipsis",
+                min_width=min(width, 12) if i == 0 else None if h == "status" else width,
+            )
         for row in body:
             t.add_row(*row)
         out.append(t)

@@ -20,15 +20,15 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from nnlab.errors import UserError
-
-from nnlab.rundir import FORMAT, LONG_COLUMNS, METRICS_COLUMNS  # the writer owns the format
+from nnlab.rundir import FORMAT, LONG_COLUMNS  # the writer owns the format
 
 SWEEP_FORMAT = 1
 
@@ -283,6 +283,7 @@ def read_long(path: str | Path) -> LongTable:
         e.append(epoch)
         s.append(step)
         v.append(_float(r[i_v]))
+
     def series(e: list[int], s: list[int], v: list[float]) -> Series:
         order = np.argsort(np.array(s, dtype=int), kind="stable")  # step order (files are written in it)
         return Series(np.array(e, dtype=int)[order], np.array(s, dtype=int)[order], np.array(v, dtype=float)[order])
@@ -302,9 +303,7 @@ def load_run(path: str | Path) -> Run:
         raise UserError(f"{path}/meta.json: expected a JSON object")
     fmt = meta.get("format")
     if fmt != FORMAT:
-        raise UserError(
-            f"{path}: run directory format {fmt!r} is not supported; this nnlab reads format {FORMAT}"
-        )
+        raise UserError(f"{path}: run directory format {fmt!r} is not supported; this nnlab reads format {FORMAT}")
     config: dict[str, Any] = {}
     if (path / "config.yaml").is_file():
         import yaml
@@ -472,6 +471,6 @@ def point_label(point: dict[str, Any]) -> str:
     if not point:
         return "all runs"
     if len(point) == 1:
-        (k, v), = point.items()
+        ((k, v),) = point.items()
         return format_value(k, v)
     return ", ".join(f"{k.split('.')[-1]}={format_value(k, v)}" for k, v in point.items())

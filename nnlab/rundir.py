@@ -16,8 +16,9 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,9 @@ class RunDir:
         made.lock()
         return made
 
-    def start(self, *, config_yaml: str, overrides: Sequence[str], seed: int, name: str, config_file: str | None) -> None:
+    def start(
+        self, *, config_yaml: str, overrides: Sequence[str], seed: int, name: str, config_file: str | None
+    ) -> None:
         """Write config.yaml, overrides.json, the CSV headers, then meta.json (status running).
 
         meta.json comes last: a folder with a meta.json has every other file of a

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,11 +34,11 @@ EVENTS = ("on_train_start", "on_gradients", "on_step_end", "on_epoch_end", "on_t
 class Hook:
     """Base class: override the events you need (the others cost nothing)."""
 
-    def on_train_start(self, state: "TrainState") -> None: ...
-    def on_gradients(self, state: "TrainState") -> None: ...
-    def on_step_end(self, state: "TrainState") -> None: ...
-    def on_epoch_end(self, state: "TrainState") -> None: ...
-    def on_train_end(self, state: "TrainState") -> None: ...
+    def on_train_start(self, state: TrainState) -> None: ...
+    def on_gradients(self, state: TrainState) -> None: ...
+    def on_step_end(self, state: TrainState) -> None: ...
+    def on_epoch_end(self, state: TrainState) -> None: ...
+    def on_train_end(self, state: TrainState) -> None: ...
 
 
 @dataclass
@@ -199,15 +200,18 @@ class FlatUpdate:
             self.flat_state[slot] = buf
         # per block: (g, θ, the rule's state), views made once
         self.blocks = [
-            (net.flat_grads[i : i + self.BLOCK], net.flat_params[i : i + self.BLOCK],
-             {f"{slot}.θ": buf[i : i + self.BLOCK] for slot, buf in self.flat_state.items()})
+            (
+                net.flat_grads[i : i + self.BLOCK],
+                net.flat_params[i : i + self.BLOCK],
+                {f"{slot}.θ": buf[i : i + self.BLOCK] for slot, buf in self.flat_state.items()},
+            )
             for i in range(0, n, self.BLOCK)
         ]
         # Δθ is left in the gradient buffer (the built-in rules reuse it), seen by name like the grads
         self.updates: Params = {k: net.flat_view(net.flat_grads, k) for k in net.params}
 
     @classmethod
-    def make(cls, net: Network, optimizer: Optimizer, opt_state: State) -> "FlatUpdate | None":
+    def make(cls, net: Network, optimizer: Optimizer, opt_state: State) -> FlatUpdate | None:
         """A FlatUpdate when the network has a flat θ and the optimizer and its state allow it, else None."""
         if net.flat_params is None or not getattr(optimizer, "elementwise", False):
             return None

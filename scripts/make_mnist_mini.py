@@ -46,8 +46,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "mnist-idx",
-                        help="folder with the four IDX .gz files (default: ../shared/data/mnist-idx)")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "mnist-idx",
+        help="folder with the four IDX .gz files (default: ../shared/data/mnist-idx)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "nnlab" / "data" / "mnist-mini.npz")
     args = parser.parse_args(argv)
 
@@ -58,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{args.source / stem}.gz: {problem}")
         print(f"source {path.name}: payload sha256 {PAYLOADS[stem][0]} verified")
 
-    ds = load_dataset("mnist", split="nielsen", data_dir=args.source,
-                      **{f"{part}_size": n for part, n in SIZES.items()})
+    ds = load_dataset(
+        "mnist", split="nielsen", data_dir=args.source, **{f"{part}_size": n for part, n in SIZES.items()}
+    )
     arrays = {}
     for part in MINI_PARTS:
         split = getattr(ds, part)

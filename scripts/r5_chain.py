@@ -24,7 +24,6 @@ Written: <out>/r5.json and <out>/r5.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -49,8 +48,14 @@ def measure(net, X, y) -> dict:
     for l, layer in enumerate(hidden, start=1):
         slope = layer.activation.df(layer.z, layer.a)[:, 0]  # s'(z_l) per example
         w = float(layer.W[0, 0]) if l > 1 else None  # the link from neuron l-1 to l
-        factors.append({"layer": l, "w": w, "mean_sigma_prime": float(slope.mean()),
-                        "mean_factor": float((w * slope).mean()) if w is not None else None})
+        factors.append(
+            {
+                "layer": l,
+                "w": w,
+                "mean_sigma_prime": float(slope.mean()),
+                "mean_factor": float((w * slope).mean()) if w is not None else None,
+            }
+        )
     return {"delta_norm": [float(v) for v in norms[: len(hidden)]], "factors": factors}
 
 
@@ -65,7 +70,12 @@ def exploding(net) -> None:
 
 
 def table(name: str, m: dict) -> str:
-    lines = [f"### {name}", "", "| hidden layer l | w_l | mean s'(z_l) | mean w_l s'(z_l) | abs(dC/db_l) |", "|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"### {name}",
+        "",
+        "| hidden layer l | w_l | mean s'(z_l) | mean w_l s'(z_l) | abs(dC/db_l) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for f, d in zip(m["factors"], m["delta_norm"]):
         w = "" if f["w"] is None else f"{f['w']:.3g}"
         factor = "" if f["mean_factor"] is None else f"{f['mean_factor']:.3g}"
@@ -78,8 +88,13 @@ def main() -> None:
     ap.add_argument("--vanishing-run", type=Path, help="a finished run of configs/relu/r5-chain.yaml")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "r5-chain")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
-                    help="override a key of configs/relu/r5-chain.yaml (e.g. data.dataset=mnist-mini)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a key of configs/relu/r5-chain.yaml (e.g. data.dataset=mnist-mini)",
+    )
     args = ap.parse_args()
 
     cfg = load_config(str(CONFIG), [f"training.seed={args.seed}", "training.dtype=float64", *args.set])

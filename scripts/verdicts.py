@@ -26,13 +26,21 @@ from nnlab.errors import UserError
 from nnlab.results import format_value, load_run, load_sweep, mean_std
 
 R1 = {"784-30-10": 96.48, "784-30-30-10": 96.90, "784-30-30-30-10": 96.57, "784-30-30-30-30-10": 96.53}
-R2 = {"784-30-30-10": [0.07, 0.31], "784-30-30-30-10": [0.012, 0.060, 0.283],
-      "784-30-30-30-30-10": [0.003, 0.017, 0.070, 0.285]}
-R4 = {"784-100-10": 97.57, "784-100-100-10": 97.92, "784-100-100-100-10": 97.9, "784-100-100-100-100-10": 97.81,
-      "784-500-300-150-50-10": 97.98, "784-2048-1024-512-256-10": 98.07}
+R2 = {
+    "784-30-30-10": [0.07, 0.31],
+    "784-30-30-30-10": [0.012, 0.060, 0.283],
+    "784-30-30-30-30-10": [0.003, 0.017, 0.070, 0.285],
+}
+R4 = {
+    "784-100-10": 97.57,
+    "784-100-100-10": 97.92,
+    "784-100-100-100-10": 97.9,
+    "784-100-100-100-100-10": 97.81,
+    "784-500-300-150-50-10": 97.98,
+    "784-2048-1024-512-256-10": 98.07,
+}
 # the blog's comparison: the same code with sigmoid hidden layers and N(0,1)/sqrt(n_in) weights
-R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10": 96.3,
-              "784-100-100-100-100-10": 96.08}
+R4_SIGMOID = {"784-100-10": 95.25, "784-100-100-10": 95.87, "784-100-100-100-10": 96.3, "784-100-100-100-100-10": 96.08}
 
 
 MIN_SEEDS = 5
@@ -74,7 +82,9 @@ def pm(m: float, s: float, n: int) -> str:
 def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> None:
     g, other = groups(paths)
     if best_only:
-        print("| sizes | published | nnlab best epoch (mean ± std) | seeds that learned | verdict | best epochs | wall per run |")
+        print(
+            "| sizes | published | nnlab best epoch (mean ± std) | seeds that learned | verdict | best epochs | wall per run |"
+        )
         print("|---|---:|---:|---:|---|---|---:|")
     else:
         print("| sizes | published | nnlab final epoch | nnlab best epoch | seeds | verdict (final / best) |")
@@ -88,14 +98,18 @@ def r1_r4(paths: list[str], published: dict[str, float], best_only: bool) -> Non
         vb = "holds" if accuracy_holds(pub, bm, bs) else "does not hold"
         if n < MIN_SEEDS:  # "How close is close" asks for a mean and std over at least 5 seeds
             vb += f" ({n} seed{'s' if n > 1 else ''}; the rule asks for {MIN_SEEDS})"
-        lost = "; ".join(f"{status} {len(seeds)} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})"
-                         for status, seeds in sorted(other.get(sizes, {}).items()))
+        lost = "; ".join(
+            f"{status} {len(seeds)} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})"
+            for status, seeds in sorted(other.get(sizes, {}).items())
+        )
         n_text = f"{n}; {lost}" if lost else str(n)
         if best_only:
             epochs = sorted(r.best_epoch() for r in runs)
             wall, _, _ = mean_std(r.wall_seconds for r in runs)
-            print(f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n_text} | {vb} | {', '.join(map(str, epochs))} "
-                  f"of {runs[0].final_epoch} | {wall:.0f} s |")
+            print(
+                f"| {sizes} | {pub:.2f} | {pm(bm, bs, n)} | {n_text} | {vb} | {', '.join(map(str, epochs))} "
+                f"of {runs[0].final_epoch} | {wall:.0f} s |"
+            )
         else:
             vf = "holds" if accuracy_holds(pub, fm, fs) else "does not hold"
             print(f"| {sizes} | {pub:.2f} | {pm(fm, fs, n)} | {pm(bm, bs, n)} | {n_text} | {vf} / {vb} |")
@@ -113,9 +127,13 @@ def r2(paths: list[str]) -> None:
             m, s, n = mean_std(v[i] for v in norms)
             ratio = m / p
             ok = 1 / 1.5 <= ratio <= 1.5 and ordered
-            print(f"| {sizes} | {i + 1} | {p:g} | {m:.3g} ± {s:.2g} | {ratio:.2f} | {n} | "
-                  f"{'holds' if ok else 'does not hold'}{'' if ordered else ' (order broken in some seed)'} |")
-        print(f"| {sizes} | order 1 < 2 < ... | | {'in every seed' if ordered else 'NOT in every seed'} | | {len(norms)} | |")
+            print(
+                f"| {sizes} | {i + 1} | {p:g} | {m:.3g} ± {s:.2g} | {ratio:.2f} | {n} | "
+                f"{'holds' if ok else 'does not hold'}{'' if ordered else ' (order broken in some seed)'} |"
+            )
+        print(
+            f"| {sizes} | order 1 < 2 < ... | | {'in every seed' if ordered else 'NOT in every seed'} | | {len(norms)} | |"
+        )
 
 
 def r3(paths: list[str]) -> None:
@@ -127,7 +145,9 @@ def r3(paths: list[str]) -> None:
         for layer in run.hidden_layers:
             s = series[layer]
             at = {int(e): v for e, v in zip(s.epochs, s.values)}
-            print(f"| {len(run.hidden_layers)} | {layer} | {at[0]:.3g} | {at.get(499, float('nan')):.3g} | {at.get(500, float('nan')):.3g} |")
+            print(
+                f"| {len(run.hidden_layers)} | {layer} | {at[0]:.3g} | {at.get(499, float('nan')):.3g} | {at.get(500, float('nan')):.3g} |"
+            )
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ Imported as ``from helpers import ...`` (pytest puts ``tests/`` on sys.path).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 

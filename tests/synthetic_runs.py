@@ -8,8 +8,9 @@ test can tell which CSV cell a plotted or reported number came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -62,9 +63,16 @@ def write_run(
     (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     (path / "overrides.json").write_text("[]")
     meta = {
-        "format": fmt, "nnlab": "0.1.0", "seed": seed, "name": name, "command": ["nnlab", "train"],
-        "started": "2026-11-23T00:00:00+00:00", "ended": "2026-11-23T00:01:00+00:00",
-        "status": "completed", "error": None, "epochs_completed": epochs,
+        "format": fmt,
+        "nnlab": "0.1.0",
+        "seed": seed,
+        "name": name,
+        "command": ["nnlab", "train"],
+        "started": "2026-11-23T00:00:00+00:00",
+        "ended": "2026-11-23T00:01:00+00:00",
+        "status": "completed",
+        "error": None,
+        "epochs_completed": epochs,
     }
     (path / "meta.json").write_text(json.dumps(meta))
 
@@ -102,6 +110,7 @@ def write_run(
     (path / "activations.csv").write_text("\n".join(a) + "\n")  # header only when off
 
     if summary:
+
         def part(e: int) -> dict[str, Any]:
             return {
                 "epoch": e,
@@ -112,8 +121,11 @@ def write_run(
             }
 
         s = {
-            "status": "completed", "epochs_completed": epochs, "wall_seconds": 12.5 + seed,
-            "final": part(epochs), "best": part(best),
+            "status": "completed",
+            "epochs_completed": epochs,
+            "wall_seconds": 12.5 + seed,
+            "final": part(epochs),
+            "best": part(best),
             "delta_norms": {
                 "initial": [delta(l, 0, seed) for l in range(1, L + 1)] if gradients else None,
                 "final": [delta(l, epochs, seed) for l in range(1, L + 1)] if gradients else None,
@@ -142,7 +154,11 @@ def write_sweep(
             members.append({"id": mid, "point": {"model.sizes": sizes}, "seed": seed, "dir": f"members/{mid}"})
             if mid not in missing:
                 write_run(
-                    path / "members" / mid, sizes=sizes, seed=seed, best=2 + d % 2, name=f"depth-{mid}",
+                    path / "members" / mid,
+                    sizes=sizes,
+                    seed=seed,
+                    best=2 + d % 2,
+                    name=f"depth-{mid}",
                     summary=mid not in unfinished,
                 )
             i += 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import numerical_grad, rel_error, strict_fp
+
 from nnlab.activations import ACTIVATIONS, make_activation, sigmoid
 from nnlab.errors import UserError
 

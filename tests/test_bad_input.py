@@ -17,8 +17,8 @@ import pickle
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -41,8 +41,10 @@ SECTIONS = "data, instruments, model, name, optimizer, output, regularization, t
 HIDDEN = "elu, gelu, gelu_tanh, identity, leaky_relu, prelu, relu, sigmoid, softplus, swish, tanh"
 INITS = "constant, glorot_normal, glorot_uniform, he, large, nielsen, normal, standard_normal, zeros"
 FETCH = "delete it and run `nnlab data fetch mnist`"
-HOW_TO_GET = ("run `nnlab data fetch mnist`, or set NNLAB_DATA (or data.path) to a folder holding the four IDX"
-              " files or mnist.pkl.gz")
+HOW_TO_GET = (
+    "run `nnlab data fetch mnist`, or set NNLAB_DATA (or data.path) to a folder holding the four IDX"
+    " files or mnist.pkl.gz"
+)
 MARKER = "PWNED"  # hostile input tries to create this file
 
 
@@ -172,8 +174,12 @@ def interrupted_run(damage: Callable[[Path], None]) -> Callable[[Path], list[str
         if "run" not in _INTERRUPTED:
             where = Path(os.environ["NNLAB_TEST_CACHE"]) / "interrupted"
             with pytest.raises(KeyboardInterrupt):
-                run_experiment(load_config(merged(BASE, {"training": {"epochs": 3}})), runs_dir=where,
-                               display="quiet", hooks=[_StopAfterFirstEpoch()])
+                run_experiment(
+                    load_config(merged(BASE, {"training": {"epochs": 3}})),
+                    runs_dir=where,
+                    display="quiet",
+                    hooks=[_StopAfterFirstEpoch()],
+                )
             (_INTERRUPTED["run"],) = where.iterdir()
         run = tmp / "runs" / "old"
         shutil.copytree(_INTERRUPTED["run"], run)
@@ -198,182 +204,444 @@ CK = "runs/old/checkpoint/checkpoint.npz"
 # (id, setup(tmp) -> CLI args, the exact stderr lines)
 CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     # -- the YAML itself
-    ("yaml-bad-indentation", text("model:\n  sizes: [784, 30, 10]\n   cost: quadratic\n"),
-     ["cfg.yaml: line 3, column 4: malformed YAML: expected <block end>, but found '<block mapping start>'"]),
-    ("yaml-unclosed-list", text("model:\n  sizes: [784, 30\ntraining: {}\n"),
-     ["cfg.yaml: line 3, column 9: malformed YAML: expected ',' or ']', but got ':'"]),
-    ("yaml-tab-indent", text("\tmodel: {}\n"),
-     ["cfg.yaml: line 1, column 1: malformed YAML: found character '\\t' that cannot start any token"]),
-    ("yaml-duplicate-key", text("training:\n  epochs: 1\ntraining:\n  epochs: 2\n"),
-     ["cfg.yaml: line 3, column 1: duplicate key 'training'; each key may appear once"]),
+    (
+        "yaml-bad-indentation",
+        text("model:\n  sizes: [784, 30, 10]\n   cost: quadratic\n"),
+        ["cfg.yaml: line 3, column 4: malformed YAML: expected <block end>, but found '<block mapping start>'"],
+    ),
+    (
+        "yaml-unclosed-list",
+        text("model:\n  sizes: [784, 30\ntraining: {}\n"),
+        ["cfg.yaml: line 3, column 9: malformed YAML: expected ',' or ']', but got ':'"],
+    ),
+    (
+        "yaml-tab-indent",
+        text("\tmodel: {}\n"),
+        ["cfg.yaml: line 1, column 1: malformed YAML: found character '\\t' that cannot start any token"],
+    ),
+    (
+        "yaml-duplicate-key",
+        text("training:\n  epochs: 1\ntraining:\n  epochs: 2\n"),
+        ["cfg.yaml: line 3, column 1: duplicate key 'training'; each key may appear once"],
+    ),
     ("yaml-not-utf8", text(b"name: caf\xe9\n"), ["cfg.yaml: cannot read: not UTF-8 text"]),
-    ("yaml-top-level-list", text("- model\n- training\n"),
-     [f"cfg.yaml: got ['model', 'training'] at the top level; must be a mapping with keys: {SECTIONS}"]),
-    ("yaml-python-apply-os-system", text(f'name: !!python/object/apply:os.system ["touch {MARKER}"]\n'),
-     ["cfg.yaml: line 1, column 7: tag '!!python/object/apply:os.system' is not allowed; configs hold plain values only"]),
-    ("yaml-python-object-new-popen", text(f"model: !!python/object/new:subprocess.Popen [[touch, {MARKER}]]\n"),
-     ["cfg.yaml: line 1, column 8: tag '!!python/object/new:subprocess.Popen' is not allowed;"
-      " configs hold plain values only"]),
-    ("yaml-python-name", text("name: !!python/name:os.system\n"),
-     ["cfg.yaml: line 1, column 7: tag '!!python/name:os.system' is not allowed; configs hold plain values only"]),
-    ("yaml-anchor-on-python-object", text(f'x: &cmd !!python/object/apply:os.system ["touch {MARKER}"]\nname: *cmd\n'),
-     ["cfg.yaml: line 1, column 4: tag '!!python/object/apply:os.system' is not allowed; configs hold plain values only"]),
-    ("yaml-custom-tag", text("name: !run quickstart\n"),
-     ["cfg.yaml: line 1, column 7: tag '!run' is not allowed; configs hold plain values only"]),
-    ("yaml-recursive-alias", text("model:\n  sizes: &s [784, *s, 10]\n"),
-     ["cfg.yaml: line 2, column 19: alias '*s' is inside the value it names; configs cannot contain themselves"]),
-    ("yaml-recursive-mapping-alias", text("model: &m\n  init: *m\n"),
-     ["cfg.yaml: line 2, column 9: alias '*m' is inside the value it names; configs cannot contain themselves"]),
-    ("yaml-undefined-alias", text("model:\n  sizes: *nowhere\n"),
-     ["cfg.yaml: line 2, column 10: malformed YAML: found undefined alias 'nowhere'"]),
+    (
+        "yaml-top-level-list",
+        text("- model\n- training\n"),
+        [f"cfg.yaml: got ['model', 'training'] at the top level; must be a mapping with keys: {SECTIONS}"],
+    ),
+    (
+        "yaml-python-apply-os-system",
+        text(f'name: !!python/object/apply:os.system ["touch {MARKER}"]\n'),
+        [
+            "cfg.yaml: line 1, column 7: tag '!!python/object/apply:os.system' is not allowed; configs hold plain values only"
+        ],
+    ),
+    (
+        "yaml-python-object-new-popen",
+        text(f"model: !!python/object/new:subprocess.Popen [[touch, {MARKER}]]\n"),
+        [
+            "cfg.yaml: line 1, column 8: tag '!!python/object/new:subprocess.Popen' is not allowed;"
+            " configs hold plain values only"
+        ],
+    ),
+    (
+        "yaml-python-name",
+        text("name: !!python/name:os.system\n"),
+        ["cfg.yaml: line 1, column 7: tag '!!python/name:os.system' is not allowed; configs hold plain values only"],
+    ),
+    (
+        "yaml-anchor-on-python-object",
+        text(f'x: &cmd !!python/object/apply:os.system ["touch {MARKER}"]\nname: *cmd\n'),
+        [
+            "cfg.yaml: line 1, column 4: tag '!!python/object/apply:os.system' is not allowed; configs hold plain values only"
+        ],
+    ),
+    (
+        "yaml-custom-tag",
+        text("name: !run quickstart\n"),
+        ["cfg.yaml: line 1, column 7: tag '!run' is not allowed; configs hold plain values only"],
+    ),
+    (
+        "yaml-recursive-alias",
+        text("model:\n  sizes: &s [784, *s, 10]\n"),
+        ["cfg.yaml: line 2, column 19: alias '*s' is inside the value it names; configs cannot contain themselves"],
+    ),
+    (
+        "yaml-recursive-mapping-alias",
+        text("model: &m\n  init: *m\n"),
+        ["cfg.yaml: line 2, column 9: alias '*m' is inside the value it names; configs cannot contain themselves"],
+    ),
+    (
+        "yaml-undefined-alias",
+        text("model:\n  sizes: *nowhere\n"),
+        ["cfg.yaml: line 2, column 10: malformed YAML: found undefined alias 'nowhere'"],
+    ),
     # -- the file and the arguments
     ("config-missing", args_only("train", "nope.yaml"), ["nope.yaml: no such config file"]),
-    ("config-not-given", args_only("train"),
-     ["missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml"]),
+    (
+        "config-not-given",
+        args_only("train"),
+        ["missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml"],
+    ),
     ("validate-missing-and-bad", args_only("validate", "nope.yaml"), ["nope.yaml: no such config file"]),
     # -- wrong types
-    ("sizes-a-string", config(model={"sizes": "784,30,10"}),
-     ["cfg.yaml: model.sizes: got '784,30,10'; must be a list of at least 2 layer sizes (input and output)"]),
-    ("sizes-a-boolean-entry", config(model={"sizes": [784, True, 10]}),
-     ["cfg.yaml: model.sizes[1]: got true; must be an integer >= 1"]),
-    ("epochs-a-word", config(training={"epochs": "ten"}), ["cfg.yaml: training.epochs: got 'ten'; must be an integer >= 0"]),
-    ("batch-size-fractional", config(training={"batch_size": 1.5}),
-     ["cfg.yaml: training.batch_size: got 1.5; must be an integer >= 1"]),
-    ("dropout-a-word", config(regularization={"dropout": "half"}),
-     ["cfg.yaml: regularization.dropout: got 'half'; must be a number in [0, 1)"]),
-    ("l2-a-list", config(regularization={"l2": [1]}), ["cfg.yaml: regularization.l2: got [1]; must be a finite number >= 0"]),
-    ("dtype-float16", config(training={"dtype": "float16"}),
-     ["cfg.yaml: training.dtype: got 'float16'; must be one of: float32, float64 (did you mean 'float64'?)"]),
-    ("activation-name-a-list", config(model={"activation": {"name": ["relu"]}}),
-     [f"cfg.yaml: model.activation.name: got ['relu']; must be one of: {HIDDEN}"]),
-    ("optimizer-name-a-list", config(optimizer={"name": ["adam"]}),
-     ["cfg.yaml: optimizer.name: got ['adam']; must be one of: adagrad, adam, momentum, rmsprop, sgd"]),
-    ("newline-and-escape-in-a-key", config(model={"init": {"weights": {"name": "he", "x\n\x1b[2J": 1}}}),
-     ["cfg.yaml: model.init.weights.x\\n\\x1b[2J: not a parameter of 'he'; he takes no parameters"]),
-    ("newline-in-a-set-string", overrides("training.epochs\nrm -rf"),
-     ["--set training.epochs\\nrm -rf: expected key.path=value"]),
-    ("section-a-list", config(training=[1, 2]),
-     ["cfg.yaml: training: got [1, 2]; must be a mapping with keys: batch_size, dtype, early_stopping, epochs,"
-      " full_batch, seed"]),
+    (
+        "sizes-a-string",
+        config(model={"sizes": "784,30,10"}),
+        ["cfg.yaml: model.sizes: got '784,30,10'; must be a list of at least 2 layer sizes (input and output)"],
+    ),
+    (
+        "sizes-a-boolean-entry",
+        config(model={"sizes": [784, True, 10]}),
+        ["cfg.yaml: model.sizes[1]: got true; must be an integer >= 1"],
+    ),
+    (
+        "epochs-a-word",
+        config(training={"epochs": "ten"}),
+        ["cfg.yaml: training.epochs: got 'ten'; must be an integer >= 0"],
+    ),
+    (
+        "batch-size-fractional",
+        config(training={"batch_size": 1.5}),
+        ["cfg.yaml: training.batch_size: got 1.5; must be an integer >= 1"],
+    ),
+    (
+        "dropout-a-word",
+        config(regularization={"dropout": "half"}),
+        ["cfg.yaml: regularization.dropout: got 'half'; must be a number in [0, 1)"],
+    ),
+    (
+        "l2-a-list",
+        config(regularization={"l2": [1]}),
+        ["cfg.yaml: regularization.l2: got [1]; must be a finite number >= 0"],
+    ),
+    (
+        "dtype-float16",
+        config(training={"dtype": "float16"}),
+        ["cfg.yaml: training.dtype: got 'float16'; must be one of: float32, float64 (did you mean 'float64'?)"],
+    ),
+    (
+        "activation-name-a-list",
+        config(model={"activation": {"name": ["relu"]}}),
+        [f"cfg.yaml: model.activation.name: got ['relu']; must be one of: {HIDDEN}"],
+    ),
+    (
+        "optimizer-name-a-list",
+        config(optimizer={"name": ["adam"]}),
+        ["cfg.yaml: optimizer.name: got ['adam']; must be one of: adagrad, adam, momentum, rmsprop, sgd"],
+    ),
+    (
+        "newline-and-escape-in-a-key",
+        config(model={"init": {"weights": {"name": "he", "x\n\x1b[2J": 1}}}),
+        ["cfg.yaml: model.init.weights.x\\n\\x1b[2J: not a parameter of 'he'; he takes no parameters"],
+    ),
+    (
+        "newline-in-a-set-string",
+        overrides("training.epochs\nrm -rf"),
+        ["--set training.epochs\\nrm -rf: expected key.path=value"],
+    ),
+    (
+        "section-a-list",
+        config(training=[1, 2]),
+        [
+            "cfg.yaml: training: got [1, 2]; must be a mapping with keys: batch_size, dtype, early_stopping, epochs,"
+            " full_batch, seed"
+        ],
+    ),
     # -- negative or zero sizes
-    ("layer-of-zero-units", config(model={"sizes": [784, 0, 10]}), ["cfg.yaml: model.sizes[1]: got 0; must be an integer >= 1"]),
-    ("layer-of-negative-units", config(model={"sizes": [784, -5, 10]}),
-     ["cfg.yaml: model.sizes[1]: got -5; must be an integer >= 1"]),
-    ("epochs-negative", config(training={"epochs": -1}), ["cfg.yaml: training.epochs: got -1; must be an integer >= 0"]),
+    (
+        "layer-of-zero-units",
+        config(model={"sizes": [784, 0, 10]}),
+        ["cfg.yaml: model.sizes[1]: got 0; must be an integer >= 1"],
+    ),
+    (
+        "layer-of-negative-units",
+        config(model={"sizes": [784, -5, 10]}),
+        ["cfg.yaml: model.sizes[1]: got -5; must be an integer >= 1"],
+    ),
+    (
+        "epochs-negative",
+        config(training={"epochs": -1}),
+        ["cfg.yaml: training.epochs: got -1; must be an integer >= 0"],
+    ),
     ("seed-negative", config(training={"seed": -1}), ["cfg.yaml: training.seed: got -1; must be an integer >= 0"]),
-    ("train-size-zero", config(data={"train_size": 0}), ["cfg.yaml: data.train_size: got 0; must be an integer >= 1 or null"]),
-    ("batch-size-zero", config(training={"batch_size": 0}), ["cfg.yaml: training.batch_size: got 0; must be an integer >= 1"]),
-    ("network-too-large-for-memory", config(model={"sizes": [784, 1_000_000_000, 10]}),
-     ["cfg.yaml: model.sizes: got [784, 1000000000, 10]; 795,000,000,010 parameters do not fit in memory"
-      " (Unable to allocate 5.70 TiB for an array with shape (784, 1000000000) and data type float64)"]),
+    (
+        "train-size-zero",
+        config(data={"train_size": 0}),
+        ["cfg.yaml: data.train_size: got 0; must be an integer >= 1 or null"],
+    ),
+    (
+        "batch-size-zero",
+        config(training={"batch_size": 0}),
+        ["cfg.yaml: training.batch_size: got 0; must be an integer >= 1"],
+    ),
+    (
+        "network-too-large-for-memory",
+        config(model={"sizes": [784, 1_000_000_000, 10]}),
+        [
+            "cfg.yaml: model.sizes: got [784, 1000000000, 10]; 795,000,000,010 parameters do not fit in memory"
+            " (Unable to allocate 5.70 TiB for an array with shape (784, 1000000000) and data type float64)"
+        ],
+    ),
     # -- empty layer list
-    ("sizes-empty", config(model={"sizes": []}),
-     ["cfg.yaml: model.sizes: got []; must list at least 2 layer sizes (input and output)"]),
-    ("sizes-only-the-input", config(model={"sizes": [784]}),
-     ["cfg.yaml: model.sizes: got [784]; must list at least 2 layer sizes (input and output)"]),
+    (
+        "sizes-empty",
+        config(model={"sizes": []}),
+        ["cfg.yaml: model.sizes: got []; must list at least 2 layer sizes (input and output)"],
+    ),
+    (
+        "sizes-only-the-input",
+        config(model={"sizes": [784]}),
+        ["cfg.yaml: model.sizes: got [784]; must list at least 2 layer sizes (input and output)"],
+    ),
     # -- unknown names (the valid ones listed)
-    ("unknown-activation", config(model={"activation": "sigmod"}),
-     [f"cfg.yaml: model.activation: unknown activation 'sigmod'; valid: {HIDDEN} (did you mean 'sigmoid'?)"]),
-    ("unknown-optimizer", config(optimizer={"name": "lbfgs"}),
-     ["cfg.yaml: optimizer.name: unknown optimizer 'lbfgs'; valid: adagrad, adam, momentum, rmsprop, sgd"]),
-    ("unknown-dataset", config(data={"dataset": "cifar10"}),
-     ["cfg.yaml: data.dataset: unknown dataset 'cifar10'; valid: mnist, mnist-mini"]),
-    ("unknown-cost", config(model={"cost": "hinge"}),
-     ["cfg.yaml: model.cost: unknown cost 'hinge'; valid: cross_entropy, log_likelihood, quadratic"]),
-    ("unknown-initializer", config(model={"init": {"weights": "xavier"}}),
-     [f"cfg.yaml: model.init.weights: unknown initializer 'xavier'; valid: {INITS} (did you mean 'glorot_normal'?)"]),
-    ("cost-does-not-match-output", config(model={"output": "softmax"}),
-     ["cfg.yaml: model.output: 'softmax' does not work with cost 'cross_entropy'; cross_entropy needs output: sigmoid"]),
+    (
+        "unknown-activation",
+        config(model={"activation": "sigmod"}),
+        [f"cfg.yaml: model.activation: unknown activation 'sigmod'; valid: {HIDDEN} (did you mean 'sigmoid'?)"],
+    ),
+    (
+        "unknown-optimizer",
+        config(optimizer={"name": "lbfgs"}),
+        ["cfg.yaml: optimizer.name: unknown optimizer 'lbfgs'; valid: adagrad, adam, momentum, rmsprop, sgd"],
+    ),
+    (
+        "unknown-dataset",
+        config(data={"dataset": "cifar10"}),
+        ["cfg.yaml: data.dataset: unknown dataset 'cifar10'; valid: mnist, mnist-mini"],
+    ),
+    (
+        "unknown-cost",
+        config(model={"cost": "hinge"}),
+        ["cfg.yaml: model.cost: unknown cost 'hinge'; valid: cross_entropy, log_likelihood, quadratic"],
+    ),
+    (
+        "unknown-initializer",
+        config(model={"init": {"weights": "xavier"}}),
+        [f"cfg.yaml: model.init.weights: unknown initializer 'xavier'; valid: {INITS} (did you mean 'glorot_normal'?)"],
+    ),
+    (
+        "cost-does-not-match-output",
+        config(model={"output": "softmax"}),
+        [
+            "cfg.yaml: model.output: 'softmax' does not work with cost 'cross_entropy'; cross_entropy needs output: sigmoid"
+        ],
+    ),
     # -- unknown keys (the nearest suggested)
-    ("unknown-key-nearest", config(training={"epoch": 3}), ["cfg.yaml: training.epoch: unknown key; did you mean 'epochs'?"]),
-    ("unknown-section-nearest", config(optimiser={"name": "adam"}),
-     ["cfg.yaml: optimiser: unknown key; did you mean 'optimizer'?"]),
+    (
+        "unknown-key-nearest",
+        config(training={"epoch": 3}),
+        ["cfg.yaml: training.epoch: unknown key; did you mean 'epochs'?"],
+    ),
+    (
+        "unknown-section-nearest",
+        config(optimiser={"name": "adam"}),
+        ["cfg.yaml: optimiser: unknown key; did you mean 'optimizer'?"],
+    ),
     # -- sizes against the data
-    ("batch-larger-than-the-data", config(training={"batch_size": 500}),
-     ["cfg.yaml: training.batch_size: got 500; must be at most 200, the training-set size (data.train_size)"]),
-    ("probe-larger-than-the-data", config(instruments={"probe_size": 300}),
-     ["cfg.yaml: instruments.probe_size: got 300; must be at most 200, the training-set size (data.train_size)"]),
-    ("input-size-not-the-images", config(model={"sizes": [100, 30, 10]}),
-     ["cfg.yaml: model.sizes[0]: got 100; must be 784 (the pixels of one mnist-mini image)"]),
+    (
+        "batch-larger-than-the-data",
+        config(training={"batch_size": 500}),
+        ["cfg.yaml: training.batch_size: got 500; must be at most 200, the training-set size (data.train_size)"],
+    ),
+    (
+        "probe-larger-than-the-data",
+        config(instruments={"probe_size": 300}),
+        ["cfg.yaml: instruments.probe_size: got 300; must be at most 200, the training-set size (data.train_size)"],
+    ),
+    (
+        "input-size-not-the-images",
+        config(model={"sizes": [100, 30, 10]}),
+        ["cfg.yaml: model.sizes[0]: got 100; must be 784 (the pixels of one mnist-mini image)"],
+    ),
     # -- learning rates
-    ("learning-rate-zero", config(optimizer={"learning_rate": 0}),
-     ["cfg.yaml: optimizer.learning_rate: got 0; must be a finite number > 0"]),
-    ("learning-rate-nan", text(yaml.safe_dump(BASE) + "optimizer:\n  learning_rate: .nan\n"),
-     ["cfg.yaml: optimizer.learning_rate: got nan; must be a finite number > 0"]),
-    ("learning-rate-negative", config(optimizer={"learning_rate": -0.1}),
-     ["cfg.yaml: optimizer.learning_rate: got -0.1; must be a finite number > 0"]),
-    ("learning-rate-infinite", text(yaml.safe_dump(BASE) + "optimizer:\n  learning_rate: .inf\n"),
-     ["cfg.yaml: optimizer.learning_rate: got inf; must be a finite number > 0"]),
+    (
+        "learning-rate-zero",
+        config(optimizer={"learning_rate": 0}),
+        ["cfg.yaml: optimizer.learning_rate: got 0; must be a finite number > 0"],
+    ),
+    (
+        "learning-rate-nan",
+        text(yaml.safe_dump(BASE) + "optimizer:\n  learning_rate: .nan\n"),
+        ["cfg.yaml: optimizer.learning_rate: got nan; must be a finite number > 0"],
+    ),
+    (
+        "learning-rate-negative",
+        config(optimizer={"learning_rate": -0.1}),
+        ["cfg.yaml: optimizer.learning_rate: got -0.1; must be a finite number > 0"],
+    ),
+    (
+        "learning-rate-infinite",
+        text(yaml.safe_dump(BASE) + "optimizer:\n  learning_rate: .inf\n"),
+        ["cfg.yaml: optimizer.learning_rate: got inf; must be a finite number > 0"],
+    ),
     # -- --set and --name
-    ("set-bad-path", overrides("model.sizez=[784,10]"),
-     ["--set model.sizez=[784,10]: unknown key 'model.sizez'; did you mean 'model.sizes'?"]),
+    (
+        "set-bad-path",
+        overrides("model.sizez=[784,10]"),
+        ["--set model.sizez=[784,10]: unknown key 'model.sizez'; did you mean 'model.sizes'?"],
+    ),
     ("set-no-equals", overrides("training.epochs"), ["--set training.epochs: expected key.path=value"]),
-    ("set-index-out-of-range", overrides("model.sizes[7]=3"),
-     ["--set model.sizes[7]=3: index 7 is out of range; model.sizes has 3 entries"]),
-    ("set-python-tag", overrides(f"name=!!python/object/apply:os.system [touch {MARKER}]"),
-     [f"--set name=!!python/object/apply:os.system [touch {MARKER}]: tag '!!python/object/apply:os.system'"
-      " is not allowed; configs hold plain values only"]),
-    ("set-recursive-alias", overrides("model.sizes=&s [784, *s]"),
-     ["--set model.sizes=&s [784, *s]: alias '*s' is inside the value it names; configs cannot contain themselves"]),
-    ("set-bad-value", overrides("training.epochs=-3"),
-     ["--set training.epochs=-3: training.epochs: got -3; must be an integer >= 0"]),
-    ("name-with-a-slash", lambda tmp: [*config()(tmp), "--name", "../escape"],
-     ["--set name=../escape: name: got '../escape'; must be 1-64 letters, digits, '.', '_' or '-', starting with"
-      " a letter or digit (it names the run folder)"]),
+    (
+        "set-index-out-of-range",
+        overrides("model.sizes[7]=3"),
+        ["--set model.sizes[7]=3: index 7 is out of range; model.sizes has 3 entries"],
+    ),
+    (
+        "set-python-tag",
+        overrides(f"name=!!python/object/apply:os.system [touch {MARKER}]"),
+        [
+            f"--set name=!!python/object/apply:os.system [touch {MARKER}]: tag '!!python/object/apply:os.system'"
+            " is not allowed; configs hold plain values only"
+        ],
+    ),
+    (
+        "set-recursive-alias",
+        overrides("model.sizes=&s [784, *s]"),
+        ["--set model.sizes=&s [784, *s]: alias '*s' is inside the value it names; configs cannot contain themselves"],
+    ),
+    (
+        "set-bad-value",
+        overrides("training.epochs=-3"),
+        ["--set training.epochs=-3: training.epochs: got -3; must be an integer >= 0"],
+    ),
+    (
+        "name-with-a-slash",
+        lambda tmp: [*config()(tmp), "--name", "../escape"],
+        [
+            "--set name=../escape: name: got '../escape'; must be 1-64 letters, digits, '.', '_' or '-', starting with"
+            " a letter or digit (it names the run folder)"
+        ],
+    ),
     # -- data files
-    ("mnist-not-present", config(data={"dataset": "mnist"}),
-     ["MNIST not found: {tmp}/empty is not a folder; " + HOW_TO_GET]),
-    ("data-path-not-a-folder", config(data={"dataset": "mnist", "path": "nowhere"}),
-     ["MNIST not found: nowhere is not a folder; " + HOW_TO_GET]),
-    ("idx-truncated-gzip", idx_case(cut_in_half),
-     ["d/train-images-idx3-ubyte.gz is truncated or corrupt: bad gzip data (Compressed file ended before the"
-      f" end-of-stream marker was reached); {FETCH}"]),
-    ("idx-wrong-magic", idx_case(lambda p: p.write_bytes(gzip.compress(idx_bytes(2049, (60000, 28, 28), bytes(10))))),
-     [f"d/train-images-idx3-ubyte.gz is truncated or corrupt: magic number 2049, expected 2051; {FETCH}"]),
-    ("idx-short-payload", idx_case(lambda p: p.write_bytes(gzip.compress(idx_bytes(2051, (60000, 28, 28), bytes(10))))),
-     [f"d/train-images-idx3-ubyte.gz is truncated or corrupt: 10 bytes of data after the header, expected 47040000;"
-      f" {FETCH}"]),
-    ("idx-wrong-checksum", idx_case(lambda p: None),
-     ["d/train-images-idx3-ubyte.gz is truncated or corrupt: sha256 of the payload is ba2048faa0242d85...,"
-      f" expected ba891046e6505d7a... (the official file); {FETCH}"]),
-    ("idx-an-html-page", idx_case(lambda p: p.write_bytes(b"<html>404 Not Found</html>")),
-     ["d/train-images-idx3-ubyte.gz is truncated or corrupt: bad gzip data (Not a gzipped file (b'<h'));"
-      f" {FETCH}"]),
-    ("hostile-pickle", pickle_case(gzip.compress(pickle.dumps(Hostile()))),
-     [f"refusing to unpickle {os.system.__module__}.system from d/mnist.pkl.gz: only numpy arrays are allowed"]),
-    ("hostile-pickle-protocol-0", pickle_case(gzip.compress(pickle.dumps(Hostile(), protocol=0))),
-     [f"refusing to unpickle {os.system.__module__}.system from d/mnist.pkl.gz: only numpy arrays are allowed"]),
-    ("pickle-not-gzip", pickle_case(b"not gzip at all"),
-     ["d/mnist.pkl.gz is truncated or corrupt: BadGzipFile: Not a gzipped file (b'no'); delete it (or run"
-      " `nnlab data fetch mnist` for the IDX files)"]),
+    (
+        "mnist-not-present",
+        config(data={"dataset": "mnist"}),
+        ["MNIST not found: {tmp}/empty is not a folder; " + HOW_TO_GET],
+    ),
+    (
+        "data-path-not-a-folder",
+        config(data={"dataset": "mnist", "path": "nowhere"}),
+        ["MNIST not found: nowhere is not a folder; " + HOW_TO_GET],
+    ),
+    (
+        "idx-truncated-gzip",
+        idx_case(cut_in_half),
+        [
+            "d/train-images-idx3-ubyte.gz is truncated or corrupt: bad gzip data (Compressed file ended before the"
+            f" end-of-stream marker was reached); {FETCH}"
+        ],
+    ),
+    (
+        "idx-wrong-magic",
+        idx_case(lambda p: p.write_bytes(gzip.compress(idx_bytes(2049, (60000, 28, 28), bytes(10))))),
+        [f"d/train-images-idx3-ubyte.gz is truncated or corrupt: magic number 2049, expected 2051; {FETCH}"],
+    ),
+    (
+        "idx-short-payload",
+        idx_case(lambda p: p.write_bytes(gzip.compress(idx_bytes(2051, (60000, 28, 28), bytes(10))))),
+        [
+            f"d/train-images-idx3-ubyte.gz is truncated or corrupt: 10 bytes of data after the header, expected 47040000;"
+            f" {FETCH}"
+        ],
+    ),
+    (
+        "idx-wrong-checksum",
+        idx_case(lambda p: None),
+        [
+            "d/train-images-idx3-ubyte.gz is truncated or corrupt: sha256 of the payload is ba2048faa0242d85...,"
+            f" expected ba891046e6505d7a... (the official file); {FETCH}"
+        ],
+    ),
+    (
+        "idx-an-html-page",
+        idx_case(lambda p: p.write_bytes(b"<html>404 Not Found</html>")),
+        [f"d/train-images-idx3-ubyte.gz is truncated or corrupt: bad gzip data (Not a gzipped file (b'<h')); {FETCH}"],
+    ),
+    (
+        "hostile-pickle",
+        pickle_case(gzip.compress(pickle.dumps(Hostile()))),
+        [f"refusing to unpickle {os.system.__module__}.system from d/mnist.pkl.gz: only numpy arrays are allowed"],
+    ),
+    (
+        "hostile-pickle-protocol-0",
+        pickle_case(gzip.compress(pickle.dumps(Hostile(), protocol=0))),
+        [f"refusing to unpickle {os.system.__module__}.system from d/mnist.pkl.gz: only numpy arrays are allowed"],
+    ),
+    (
+        "pickle-not-gzip",
+        pickle_case(b"not gzip at all"),
+        [
+            "d/mnist.pkl.gz is truncated or corrupt: BadGzipFile: Not a gzipped file (b'no'); delete it (or run"
+            " `nnlab data fetch mnist` for the IDX files)"
+        ],
+    ),
     # -- the runs folder
-    ("runs-folder-under-a-file", lambda tmp: [*config()(tmp)[:2], "--runs-dir", "afile.txt/sub"],
-     ["afile.txt/sub: cannot create the runs folder (Not a directory)"]),
-    ("runs-folder-under-a-file-in-config", lambda tmp: config(output={"runs_dir": "afile.txt/runs"})(tmp)[:2],
-     ["afile.txt/runs: cannot create the runs folder (Not a directory)"]),
+    (
+        "runs-folder-under-a-file",
+        lambda tmp: [*config()(tmp)[:2], "--runs-dir", "afile.txt/sub"],
+        ["afile.txt/sub: cannot create the runs folder (Not a directory)"],
+    ),
+    (
+        "runs-folder-under-a-file-in-config",
+        lambda tmp: config(output={"runs_dir": "afile.txt/runs"})(tmp)[:2],
+        ["afile.txt/runs: cannot create the runs folder (Not a directory)"],
+    ),
     # -- --resume
-    ("resume-incompatible-format", fake_run({"format": 99, "status": "interrupted"}),
-     [f"runs/old: run directory format 99; this nnlab ({__version__}) reads format 1 only"]),
-    ("resume-completed-without-checkpoint", fake_run({"format": 1, "status": "completed"}),
-     ["runs/old: run already completed; nothing to resume"]),
-    ("resume-half-written-meta", fake_run(None, raw='{"format": 1, "sta'),
-     ["runs/old/meta.json: unreadable (Unterminated string starting at: line 1 column 15 (char 14))"]),
+    (
+        "resume-incompatible-format",
+        fake_run({"format": 99, "status": "interrupted"}),
+        [f"runs/old: run directory format 99; this nnlab ({__version__}) reads format 1 only"],
+    ),
+    (
+        "resume-completed-without-checkpoint",
+        fake_run({"format": 1, "status": "completed"}),
+        ["runs/old: run already completed; nothing to resume"],
+    ),
+    (
+        "resume-half-written-meta",
+        fake_run(None, raw='{"format": 1, "sta'),
+        ["runs/old/meta.json: unreadable (Unterminated string starting at: line 1 column 15 (char 14))"],
+    ),
     ("resume-meta-not-an-object", fake_run(None, raw="[1, 2]"), ["runs/old/meta.json: unreadable (not a JSON object)"]),
-    ("resume-folder-killed-while-being-made",
-     lambda tmp: (tmp / "runs" / "old").mkdir(parents=True) or (tmp / "runs" / "old" / "config.yaml").write_text("{}")
-     and ["train", "--resume", "runs/old"],
-     ["runs/old: run stopped while its folder was being made (no meta.json); nothing was trained: delete the folder"
-      " and start the run again"]),
-    ("resume-not-a-run", lambda tmp: (tmp / "runs").mkdir() or ["train", "--resume", "runs"],
-     ["runs: not a run directory (no meta.json)"]),
-    ("resume-with-a-config", lambda tmp: config()(tmp)[:2] + ["--resume", "runs"],
-     ["--resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config"]),
-    ("resume-truncated-checkpoint", interrupted_run(lambda run: cut_in_half(run / "checkpoint" / "checkpoint.npz")),
-     [f"{CK}: unreadable checkpoint (File is not a zip file); remove it to start the run over"]),
-    ("resume-checkpoint-not-npz", interrupted_run(write_file("checkpoint/checkpoint.npz", pickle.dumps(Hostile()))),
-     [f"{CK}: unreadable checkpoint (not an .npz file); remove it to start the run over"]),
-    ("resume-checkpoint-does-not-fit-config", interrupted_run(edit_config),
-     [f"{CK}: does not fit the run's config.yaml (checkpoint: W1 has shape (784, 30), network has (784, 20))"]),
+    (
+        "resume-folder-killed-while-being-made",
+        lambda tmp: (
+            (tmp / "runs" / "old").mkdir(parents=True)
+            or (tmp / "runs" / "old" / "config.yaml").write_text("{}")
+            and ["train", "--resume", "runs/old"]
+        ),
+        [
+            "runs/old: run stopped while its folder was being made (no meta.json); nothing was trained: delete the folder"
+            " and start the run again"
+        ],
+    ),
+    (
+        "resume-not-a-run",
+        lambda tmp: (tmp / "runs").mkdir() or ["train", "--resume", "runs"],
+        ["runs: not a run directory (no meta.json)"],
+    ),
+    (
+        "resume-with-a-config",
+        lambda tmp: config()(tmp)[:2] + ["--resume", "runs"],
+        ["--resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config"],
+    ),
+    (
+        "resume-truncated-checkpoint",
+        interrupted_run(lambda run: cut_in_half(run / "checkpoint" / "checkpoint.npz")),
+        [f"{CK}: unreadable checkpoint (File is not a zip file); remove it to start the run over"],
+    ),
+    (
+        "resume-checkpoint-not-npz",
+        interrupted_run(write_file("checkpoint/checkpoint.npz", pickle.dumps(Hostile()))),
+        [f"{CK}: unreadable checkpoint (not an .npz file); remove it to start the run over"],
+    ),
+    (
+        "resume-checkpoint-does-not-fit-config",
+        interrupted_run(edit_config),
+        [f"{CK}: does not fit the run's config.yaml (checkpoint: W1 has shape (784, 30), network has (784, 20))"],
+    ),
 ]
 
 
@@ -418,8 +686,15 @@ def test_bad_input_is_refused_with_its_exact_message(in_tmp: Path, setup, expect
 
 
 # the same end to end in real processes, for a few
-IN_PROCESS = ["yaml-python-apply-os-system", "hostile-pickle", "config-missing", "resume-incompatible-format",
-              "learning-rate-nan", "set-bad-path", "yaml-recursive-alias"]
+IN_PROCESS = [
+    "yaml-python-apply-os-system",
+    "hostile-pickle",
+    "config-missing",
+    "resume-incompatible-format",
+    "learning-rate-nan",
+    "set-bad-path",
+    "yaml-recursive-alias",
+]
 
 
 @pytest.mark.parametrize("case_id", IN_PROCESS)
@@ -434,7 +709,10 @@ def test_bad_input_in_a_real_process(in_tmp: Path, case_id: str):
 def test_click_usage_errors_exit_2_without_a_traceback(in_tmp: Path):
     config()(in_tmp)
     for args, last in [
-        (["train", "cfg.yaml", "--runs-dir", "afile.txt"], "Error: Invalid value for '--runs-dir': Directory 'afile.txt' is a file."),
+        (
+            ["train", "cfg.yaml", "--runs-dir", "afile.txt"],
+            "Error: Invalid value for '--runs-dir': Directory 'afile.txt' is a file.",
+        ),
         (["train", "."], "Error: Invalid value for '[CONFIG]': File '.' is a directory."),
         (["train", "cfg.yaml", "--bogus"], "Error: No such option '--bogus'."),
     ]:
@@ -454,8 +732,13 @@ def test_an_unwritable_runs_folder_is_refused(in_tmp: Path):
         result = CliRunner().invoke(cli, TRAIN, prog_name="nnlab")
     finally:
         os.chmod(in_tmp / "runs", 0o700)
-    check_refused(in_tmp, result.exit_code, result.stderr,
-                  ["runs: cannot create a run folder there (Permission denied)"], ["--resume"])
+    check_refused(
+        in_tmp,
+        result.exit_code,
+        result.stderr,
+        ["runs: cannot create a run folder there (Permission denied)"],
+        ["--resume"],
+    )
     assert not any((in_tmp / "runs").iterdir())
 
 

@@ -8,15 +8,20 @@ import threading
 from pathlib import Path
 
 import pytest
+from same_results import meta, metrics_without_seconds
 
 from nnlab.errors import UserError
 from nnlab.rundir import RunDir, create_run_dir
-from same_results import meta, metrics_without_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "configs" / "quickstart.yaml")
-SETS = ["data.train_size=200", "data.validation_size=100", "data.test_size=100", "instruments.probe_size=50",
-        "training.epochs=2"]
+SETS = [
+    "data.train_size=200",
+    "data.validation_size=100",
+    "data.test_size=100",
+    "instruments.probe_size=50",
+    "training.epochs=2",
+]
 
 
 def test_threads_creating_the_same_name_and_stamp_get_distinct_folders(tmp_path):
@@ -81,8 +86,18 @@ def test_a_run_still_going_cannot_be_resumed_by_another_process(tmp_path):
     from nnlab.cli.main import cli
 
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "nnlab", "train", QUICK, *[f"--set={s}" for s in SETS], "--set=training.epochs=1000",
-           "--runs-dir", str(runs), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnlab",
+        "train",
+        QUICK,
+        *[f"--set={s}" for s in SETS],
+        "--set=training.epochs=1000",
+        "--runs-dir",
+        str(runs),
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -90,10 +105,16 @@ def test_a_run_still_going_cannot_be_resumed_by_another_process(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         (run_dir,) = runs.iterdir()
-        expected = (f"error: {run_dir}: in use by another nnlab process (the run is still going);"
-                    " resume it once that process has ended\n")
-        out = subprocess.run([sys.executable, "-m", "nnlab", "train", "--resume", str(run_dir)],
-                             capture_output=True, text=True, timeout=60)
+        expected = (
+            f"error: {run_dir}: in use by another nnlab process (the run is still going);"
+            " resume it once that process has ended\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "nnlab", "train", "--resume", str(run_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert (out.returncode, out.stderr) == (2, expected)
         result = CliRunner().invoke(cli, ["train", "--resume", str(run_dir)])
         assert (result.exit_code, result.stderr) == (2, expected)
@@ -112,8 +133,21 @@ def test_two_sweeps_started_together_into_one_runs_folder_use_two_folders(tmp_pa
 
     spec = sweep_file(tmp_path)
     runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "nnlab", "sweep", str(spec), *[f"--set={s}" for s in SWEEP_SETS],
-           "--set=training.epochs=2", "--runs-dir", str(runs), "-j", "1", "--no-plots", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnlab",
+        "sweep",
+        str(spec),
+        *[f"--set={s}" for s in SWEEP_SETS],
+        "--set=training.epochs=2",
+        "--runs-dir",
+        str(runs),
+        "-j",
+        "1",
+        "--no-plots",
+        "-q",
+    ]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs

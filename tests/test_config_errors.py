@@ -44,7 +44,11 @@ BAD_CONFIGS = [
         {"optimizer": {"learning_rate": "fast"}},
         ["optimizer.learning_rate: got 'fast'; must be a finite number > 0"],
     ),
-    ("sizes-empty", {"model": {"sizes": []}}, ["model.sizes: got []; must list at least 2 layer sizes (input and output)"]),
+    (
+        "sizes-empty",
+        {"model": {"sizes": []}},
+        ["model.sizes: got []; must list at least 2 layer sizes (input and output)"],
+    ),
     (
         "sizes-not-a-list",
         {"model": {"sizes": 784}},
@@ -71,12 +75,16 @@ BAD_CONFIGS = [
     (
         "param-of-another-optimizer-close-match",
         {"optimizer": {"name": "adam", "rho": 0.9}},
-        ["optimizer.rho: not a parameter of 'adam'; adam takes: delta, learning_rate, rho1, rho2 (did you mean 'rho1'?)"],
+        [
+            "optimizer.rho: not a parameter of 'adam'; adam takes: delta, learning_rate, rho1, rho2 (did you mean 'rho1'?)"
+        ],
     ),
     (
         "unknown-optimizer",
         {"optimizer": {"name": "adamw"}},
-        ["optimizer.name: unknown optimizer 'adamw'; valid: adagrad, adam, momentum, rmsprop, sgd (did you mean 'adam'?)"],
+        [
+            "optimizer.name: unknown optimizer 'adamw'; valid: adagrad, adam, momentum, rmsprop, sgd (did you mean 'adam'?)"
+        ],
     ),
     (
         "momentum-out-of-range",
@@ -215,7 +223,11 @@ BAD_CONFIGS = [
         {"instruments": {"train_metrics": "all"}},
         ["instruments.train_metrics: got 'all'; must be one of: full, none, probe"],
     ),
-    ("checkpoint-every-zero", {"output": {"checkpoint_every": 0}}, ["output.checkpoint_every: got 0; must be an integer >= 1"]),
+    (
+        "checkpoint-every-zero",
+        {"output": {"checkpoint_every": 0}},
+        ["output.checkpoint_every: got 0; must be an integer >= 1"],
+    ),
     (
         "section-not-a-mapping",
         {"model": 5},
@@ -331,7 +343,10 @@ def test_python_object_tag_is_refused(in_tmp: Path):
         ("=3", "--set =3: expected key.path=value"),
         ("foo=1", f"--set foo=1: unknown key 'foo'; valid keys: {SECTIONS}"),
         ("modle.sizes=[1]", "--set modle.sizes=[1]: unknown key 'modle'; did you mean 'model'?"),
-        ("optimizer.lr=0.1", "--set optimizer.lr=0.1: unknown key 'optimizer.lr'; did you mean 'optimizer.learning_rate'?"),
+        (
+            "optimizer.lr=0.1",
+            "--set optimizer.lr=0.1: unknown key 'optimizer.lr'; did you mean 'optimizer.learning_rate'?",
+        ),
         ("model.cost.x=1", "--set model.cost.x=1: unknown key 'model.cost.x'; model.cost takes a single value"),
         (
             "model.sizes[x]=3",

@@ -92,7 +92,9 @@ def test_run_name_defaults_to_base_name_then_file_stem(tmp_path: Path):
 def test_full_batch_resolves_the_batch_size_from_the_data_section():
     cfg = load_config({"training": {"full_batch": True}, "data": {"dataset": "mnist-mini", "train_size": 1000}})
     assert cfg.training.batch_size == 1000
-    assert load_config({"training": {"full_batch": True}, "data": {"dataset": "mnist-mini"}}).training.batch_size == 5000
+    assert (
+        load_config({"training": {"full_batch": True}, "data": {"dataset": "mnist-mini"}}).training.batch_size == 5000
+    )
 
 
 def test_hidden_activations_and_dropout_rates_are_one_per_hidden_layer():
@@ -111,7 +113,9 @@ def test_hidden_activations_and_dropout_rates_are_one_per_hidden_layer():
 
 def test_numbers_written_as_text_are_read_as_numbers(tmp_path: Path):
     # PyYAML reads 1e-3 (no dot) as the string '1e-3'
-    (tmp_path / "cfg.yaml").write_text("optimizer: {name: adam, learning_rate: 1e-3, delta: 1e-7}\ndata: {train_size: 1e4}\n")
+    (tmp_path / "cfg.yaml").write_text(
+        "optimizer: {name: adam, learning_rate: 1e-3, delta: 1e-7}\ndata: {train_size: 1e4}\n"
+    )
     cfg = load_config(tmp_path / "cfg.yaml")
     assert cfg.optimizer.learning_rate == 0.001 and cfg.optimizer.delta == 1e-7
     assert cfg.data.train_size == 10_000
@@ -140,7 +144,12 @@ def test_configs_are_frozen():
 def test_overrides_set_nested_keys_and_lists():
     cfg = load_config(
         {"optimizer": {"name": "sgd", "learning_rate": 0.5}},
-        ["model.sizes=[784, 100, 100, 10]", "model.activation=[relu, tanh]", "optimizer.name=adam", "training.epochs=3"],
+        [
+            "model.sizes=[784, 100, 100, 10]",
+            "model.activation=[relu, tanh]",
+            "optimizer.name=adam",
+            "training.epochs=3",
+        ],
     )
     assert cfg.model.sizes == [784, 100, 100, 10]
     assert hidden_activations(cfg) == [ActivationSpec(name="relu"), ActivationSpec(name="tanh")]
@@ -160,7 +169,9 @@ def test_overrides_index_into_lists_starting_from_the_defaults():
 
 
 def test_override_parameter_turns_a_bare_name_into_a_mapping():
-    cfg = load_config({}, ["model.activation=leaky_relu", "model.activation.slope=0.2", "model.init.weights.name=normal"])
+    cfg = load_config(
+        {}, ["model.activation=leaky_relu", "model.activation.slope=0.2", "model.init.weights.name=normal"]
+    )
     assert cfg.model.activation == ActivationSpec(name="leaky_relu", params={"slope": 0.2})
     assert cfg.model.init.weights == InitSpec(name="normal", params={"std": 0.01})
 
@@ -306,7 +317,9 @@ def test_the_engine_accepts_every_optimizers_resolved_parameters(name: str):
 def test_the_engine_accepts_every_activations_resolved_parameters(name: str):
     from nnlab.activations import make_activation
 
-    spec = load_config({"model": {"output": name, "cost": "quadratic"}} if name != "prelu" else {"model": {"activation": name}})
+    spec = load_config(
+        {"model": {"output": name, "cost": "quadratic"}} if name != "prelu" else {"model": {"activation": name}}
+    )
     spec = spec.model.output if name != "prelu" else spec.model.activation
     assert make_activation(spec.name, **spec.params).hyperparams() == spec.params
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import numerical_grad, rel_error, strict_fp
+
 from nnlab.activations import ACTIVATIONS, make_activation
 from nnlab.costs import COSTS, make_cost
 from nnlab.errors import UserError

@@ -29,8 +29,12 @@ def _official(idx_dir: Path, stem: str) -> np.ndarray:
 def official(mnist_idx_dir: Path) -> dict[str, np.ndarray]:
     return {
         stem: _official(mnist_idx_dir, stem)
-        for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                     "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+        for stem in (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        )
     }
 
 
@@ -79,7 +83,8 @@ def test_dtypes_shapes_and_class_counts_match_provenance(nielsen):
     assert nielsen.source.startswith("IDX files in ")
     # pixel mean / std of the 60k training images (pixel/255), from a histogram: fast
     counts = np.bincount(nielsen.train.X.ravel(), minlength=256) + np.bincount(
-        nielsen.validation.X.ravel(), minlength=256)
+        nielsen.validation.X.ravel(), minlength=256
+    )
     values = np.arange(256) / 255
     mean = (counts * values).sum() / counts.sum()
     std = np.sqrt((counts * (values - mean) ** 2).sum() / counts.sum())
@@ -88,8 +93,7 @@ def test_dtypes_shapes_and_class_counts_match_provenance(nielsen):
 
 @pytest.mark.mnist
 def test_subset_sizes_keep_the_first_n_of_each_part(mnist_idx_dir, nielsen):
-    ds = load_dataset("mnist", data_dir=mnist_idx_dir, train_size=1000, validation_size=0,
-                      test_size=10000)
+    ds = load_dataset("mnist", data_dir=mnist_idx_dir, train_size=1000, validation_size=0, test_size=10000)
     assert (len(ds.train), len(ds.validation), len(ds.test)) == (1000, 0, 10000)
     assert np.array_equal(ds.train.X, nielsen.train.X[:1000])
     assert np.array_equal(ds.train.y, nielsen.train.y[:1000])

@@ -121,9 +121,7 @@ def test_a_valid_gzip_with_the_wrong_payload_fails_the_checksum(mirrors, tmp_pat
 
 def test_an_oversized_payload_is_cut_off(mirrors, tmp_path):
     results = fetch_mnist(tmp_path, [mirrors["bomb"], mirrors["good"]])
-    assert results[0].failures == (
-        f"{mirrors['bomb']}{FIRST}: payload is larger than the expected 47040016 bytes",
-    )
+    assert results[0].failures == (f"{mirrors['bomb']}{FIRST}: payload is larger than the expected 47040016 bytes",)
 
 
 def test_a_mirror_that_never_answers_times_out(mirrors, tmp_path, assert_verified):
@@ -138,9 +136,13 @@ def test_all_mirrors_bad_is_a_user_error_and_leaves_no_file(mirrors, tmp_path):
         fetch_mnist(dest, [mirrors["closed"], mirrors["empty"], mirrors["corrupt"]])
     assert len(err.value.lines) == 1
     assert re.fullmatch(
-        re.escape(f"could not fetch {FIRST} into {dest}: {mirrors['closed']}{FIRST}: Connection"
-                  f" refused; {mirrors['empty']}{FIRST}: HTTP 404 File not found;"
-                  f" {mirrors['corrupt']}{FIRST}: ") + r"[^;]+" + re.escape(f"; {ADVICE}"),
+        re.escape(
+            f"could not fetch {FIRST} into {dest}: {mirrors['closed']}{FIRST}: Connection"
+            f" refused; {mirrors['empty']}{FIRST}: HTTP 404 File not found;"
+            f" {mirrors['corrupt']}{FIRST}: "
+        )
+        + r"[^;]+"
+        + re.escape(f"; {ADVICE}"),
         str(err.value),
     ), str(err.value)
     assert list(dest.iterdir()) == []
@@ -168,8 +170,9 @@ def test_mirrors_come_from_the_argument_then_the_environment(mirrors, monkeypatc
     assert resolve_mirrors()[0] == "https://ossci-datasets.s3.amazonaws.com/mnist/"
     with pytest.raises(UserError) as err:
         resolve_mirrors(["example.org/mnist"])
-    assert str(err.value) == ("mirror 'example.org/mnist' is not a URL; give one starting with"
-                              " http://, https:// or file://")
+    assert str(err.value) == (
+        "mirror 'example.org/mnist' is not a URL; give one starting with http://, https:// or file://"
+    )
 
 
 def test_default_destination_is_where_load_dataset_looks(mirrors, tmp_path, monkeypatch):
@@ -183,12 +186,13 @@ def test_default_destination_is_where_load_dataset_looks(mirrors, tmp_path, monk
 
 # --- the command line --------------------------------------------------------
 
+
 def test_cli_fetch_reports_each_file_and_the_fallback(mirrors, tmp_path, assert_verified):
-    result = CliRunner().invoke(data, ["fetch", "mnist", "--dir", str(tmp_path),
-                                       "--mirror", mirrors["closed"], "--mirror", mirrors["good"]])
+    result = CliRunner().invoke(
+        data, ["fetch", "mnist", "--dir", str(tmp_path), "--mirror", mirrors["closed"], "--mirror", mirrors["good"]]
+    )
     assert result.exit_code == 0, result.output
-    assert f"{FIRST}: downloaded from {mirrors['good']}{FIRST}, verified (9,630,634 bytes)" \
-        in result.stdout
+    assert f"{FIRST}: downloaded from {mirrors['good']}{FIRST}, verified (9,630,634 bytes)" in result.stdout
     assert f"MNIST is ready in {tmp_path} (4 files verified)" in result.stdout
     assert result.stderr == f"{FIRST}: {mirrors['closed']}{FIRST}: Connection refused\n"
     assert_verified(tmp_path)
@@ -196,12 +200,15 @@ def test_cli_fetch_reports_each_file_and_the_fallback(mirrors, tmp_path, assert_
 
 def test_cli_fetch_with_only_bad_mirrors_exits_2_with_one_error_line(mirrors, tmp_path):
     result = CliRunner(env={"NNLAB_MNIST_MIRRORS": f"{mirrors['empty']},{mirrors['closed']}"}).invoke(
-        data, ["fetch", "mnist", "--dir", str(tmp_path)])
+        data, ["fetch", "mnist", "--dir", str(tmp_path)]
+    )
     assert result.exit_code == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert errors == [f"error: could not fetch {FIRST} into {tmp_path}: {mirrors['empty']}{FIRST}:"
-                      f" HTTP 404 File not found; {mirrors['closed']}{FIRST}: Connection refused;"
-                      f" {ADVICE}"]
+    assert errors == [
+        f"error: could not fetch {FIRST} into {tmp_path}: {mirrors['empty']}{FIRST}:"
+        f" HTTP 404 File not found; {mirrors['closed']}{FIRST}: Connection refused;"
+        f" {ADVICE}"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -240,7 +247,6 @@ def test_rich_progress_on_a_terminal(mirrors, tmp_path):
 
 @pytest.mark.filterwarnings("default")
 def test_data_command_module_imports_no_numpy_or_rich():
-    code = ("import sys, nnlab.cli.data_cmd; "
-            "print(sorted(m for m in ('numpy', 'rich') if m in sys.modules))")
+    code = "import sys, nnlab.cli.data_cmd; print(sorted(m for m in ('numpy', 'rich') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "[]", done.stderr

@@ -84,15 +84,13 @@ def test_mnist_mini_file_is_small_documented_and_pickle_free():
     note = (MINI_PATH.parent / "MNIST-MINI.md").read_text()
     assert "CC BY-SA 3.0" in note and "python scripts/make_mnist_mini.py" in note
     with np.load(MINI_PATH, allow_pickle=False) as npz:
-        assert sorted(npz.files) == sorted(f"{p}_{a}" for p in ("train", "validation", "test")
-                                           for a in "Xy")
+        assert sorted(npz.files) == sorted(f"{p}_{a}" for p in ("train", "validation", "test") for a in "Xy")
 
 
 @pytest.mark.mnist
 def test_mnist_mini_is_the_first_images_of_each_nielsen_part(mnist_idx_dir):
     mini = load_dataset("mnist-mini")
-    full = load_dataset("mnist", data_dir=mnist_idx_dir, train_size=5000, validation_size=1000,
-                        test_size=1000)
+    full = load_dataset("mnist", data_dir=mnist_idx_dir, train_size=5000, validation_size=1000, test_size=1000)
     for part in ("train", "validation", "test"):
         assert np.array_equal(getattr(mini, part).X, getattr(full, part).X)
         assert np.array_equal(getattr(mini, part).y, getattr(full, part).y)
@@ -103,8 +101,18 @@ def test_mnist_mini_is_the_first_images_of_each_nielsen_part(mnist_idx_dir):
 def test_make_mnist_mini_script_rebuilds_the_same_arrays(mnist_idx_dir, tmp_path):
     out = tmp_path / "mini.npz"
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "make_mnist_mini.py"), "--source",
-         str(mnist_idx_dir), "--out", str(out)], capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            str(REPO / "scripts" / "make_mnist_mini.py"),
+            "--source",
+            str(mnist_idx_dir),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "payload sha256 ba891046e6505d7a" in done.stdout
     with np.load(out) as new, np.load(MINI_PATH) as old:

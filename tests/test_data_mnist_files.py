@@ -39,6 +39,7 @@ def link_idx(src: Path, dest: Path, skip: str = "") -> None:
 
 # --- the IDX reader, on tiny synthetic files --------------------------------
 
+
 def test_read_idx_returns_the_payload_with_the_given_shape(tmp_path):
     pixels = np.arange(2 * 3 * 4, dtype=np.uint8)
     path = write_gz(tmp_path / "x.gz", idx_bytes(2051, (2, 3, 4), pixels.tobytes()))
@@ -50,13 +51,16 @@ def test_read_idx_returns_the_payload_with_the_given_shape(tmp_path):
     assert read_idx(plain, 2049, (5,)).tolist() == [0, 1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("data, detail", [
-    (idx_bytes(2049, (2, 3, 4), bytes(24)), "magic number 2049, expected 2051"),
-    (idx_bytes(2051, (2, 4, 3), bytes(24)), "dimensions (2, 4, 3), expected (2, 3, 4)"),
-    (idx_bytes(2051, (2, 3, 4), bytes(23)), "23 bytes of data after the header, expected 24"),
-    (idx_bytes(2051, (2, 3, 4), bytes(25)), "25 bytes of data after the header, expected 24"),
-    (b"\x00\x00\x08\x03\x00", "5 bytes, shorter than the 16-byte IDX header"),
-])
+@pytest.mark.parametrize(
+    "data, detail",
+    [
+        (idx_bytes(2049, (2, 3, 4), bytes(24)), "magic number 2049, expected 2051"),
+        (idx_bytes(2051, (2, 4, 3), bytes(24)), "dimensions (2, 4, 3), expected (2, 3, 4)"),
+        (idx_bytes(2051, (2, 3, 4), bytes(23)), "23 bytes of data after the header, expected 24"),
+        (idx_bytes(2051, (2, 3, 4), bytes(25)), "25 bytes of data after the header, expected 24"),
+        (b"\x00\x00\x08\x03\x00", "5 bytes, shorter than the 16-byte IDX header"),
+    ],
+)
 def test_read_idx_rejects_a_bad_header_or_payload_naming_the_file(tmp_path, data, detail):
     path = write_gz(tmp_path / "train-images-idx3-ubyte.gz", data)
     with pytest.raises(UserError) as err:
@@ -69,12 +73,16 @@ def test_read_idx_rejects_truncated_or_non_gzip_data(tmp_path):
     for name, data in [("cut.gz", good[: len(good) // 2]), ("text.gz", b"<html>404</html>")]:
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(UserError, match=rf"^{re.escape(str(path))} is truncated or corrupt:"
-                                            rf" bad gzip data \(.+\); {re.escape(FETCH)}$"):
+        with pytest.raises(
+            UserError,
+            match=rf"^{re.escape(str(path))} is truncated or corrupt:"
+            rf" bad gzip data \(.+\); {re.escape(FETCH)}$",
+        ):
             read_idx(path, 2051, (2, 3, 4))
 
 
 # --- finding the data --------------------------------------------------------
+
 
 def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path):
     with pytest.raises(UserError) as err:
@@ -92,8 +100,9 @@ def test_missing_data_folder_uses_nnlab_data_and_never_falls_back_to_mini(tmp_pa
     monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(UserError) as err:
         load_dataset("mnist")
-    assert str(err.value).startswith(f"MNIST not found: {tmp_path / 'nowhere'} is not a folder;"
-                                     " run `nnlab data fetch mnist`")
+    assert str(err.value).startswith(
+        f"MNIST not found: {tmp_path / 'nowhere'} is not a folder; run `nnlab data fetch mnist`"
+    )
 
 
 def test_an_incomplete_idx_folder_names_the_missing_files(tmp_path):
@@ -124,6 +133,7 @@ def test_the_pickle_is_used_when_there_are_no_idx_files(tmp_path):
 
 # --- real files --------------------------------------------------------------
 
+
 @pytest.mark.mnist
 def test_truncated_download_of_real_file_is_a_user_error(mnist_idx_dir, tmp_path):
     link_idx(mnist_idx_dir, tmp_path, skip="train-images-idx3-ubyte")
@@ -153,8 +163,7 @@ def test_short_label_payload_is_a_user_error(mnist_idx_dir, tmp_path):
 @pytest.mark.mnist
 def test_labels_outside_0_to_9_are_a_user_error(mnist_idx_dir, tmp_path):
     link_idx(mnist_idx_dir, tmp_path, skip="t10k-labels-idx1-ubyte")
-    bad = write_gz(tmp_path / "t10k-labels-idx1-ubyte.gz",
-                   idx_bytes(2049, (10000,), bytes([3]) * 9999 + bytes([10])))
+    bad = write_gz(tmp_path / "t10k-labels-idx1-ubyte.gz", idx_bytes(2049, (10000,), bytes([3]) * 9999 + bytes([10])))
     with pytest.raises(UserError) as err:
         load_dataset("mnist", data_dir=tmp_path)
     assert str(err.value) == f"{bad} is truncated or corrupt: label 10 found, expected 0..9; {FETCH}"
@@ -176,8 +185,7 @@ def test_idx_files_and_nielsen_pickle_give_identical_arrays(shared_data_dir, tmp
     monkeypatch.setattr(safe_pickle._ArrayUnpickler, "find_class", spy)
     from_pickle = load_dataset("mnist", data_dir=tmp_path)
     # all the real file needs (and all the restricted unpickler allows, bar newer numpy names)
-    assert asked == {"numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype",
-                     "_codecs.encode"}
+    assert asked == {"numpy.core.multiarray._reconstruct", "numpy.ndarray", "numpy.dtype", "_codecs.encode"}
     from_idx = load_dataset("mnist", data_dir=shared_data_dir / "mnist-idx")
     assert from_pickle.source == str(tmp_path / pkl.name)
     for part in ("train", "validation", "test"):
@@ -187,6 +195,7 @@ def test_idx_files_and_nielsen_pickle_give_identical_arrays(shared_data_dir, tmp
 
 
 # --- Nielsen's pickle layout, on small stand-ins ----------------------------
+
 
 def test_a_pickle_in_another_layout_is_a_user_error(tmp_path):
     path = tmp_path / "mnist.pkl.gz"

@@ -46,17 +46,17 @@ HOSTILE = [
 @pytest.mark.parametrize("fn, name, py2_name", HOSTILE, ids=["os.system", "subprocess.call", "exec"])
 def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path, fn, name, py2_name, protocol):
     marker = tmp_path / "pwned"
-    arg = {os.system: f"touch {marker}", subprocess.call: ["touch", str(marker)],
-           exec: f"open({str(marker)!r}, 'w').close()"}[fn]
+    arg = {
+        os.system: f"touch {marker}",
+        subprocess.call: ["touch", str(marker)],
+        exec: f"open({str(marker)!r}, 'w').close()",
+    }[fn]
     # hidden inside an otherwise plausible MNIST-like tuple
-    path = write_pickle(tmp_path / "evil.pkl.gz",
-                        ((np.zeros(3, np.float32), _Touch(fn, arg)),), protocol)
+    path = write_pickle(tmp_path / "evil.pkl.gz", ((np.zeros(3, np.float32), _Touch(fn, arg)),), protocol)
     with pytest.raises(UserError) as err:
         safe_load_pickle(path)
     refused = py2_name if protocol < 3 else name
-    assert str(err.value) == (
-        f"refusing to unpickle {refused} from {path}: only numpy arrays are allowed"
-    )
+    assert str(err.value) == (f"refusing to unpickle {refused} from {path}: only numpy arrays are allowed")
     assert not marker.exists()
 
 
@@ -80,9 +80,7 @@ def test_object_arrays_are_refused(tmp_path):
     path = write_pickle(tmp_path / "obj.pkl.gz", np.array([1, "a"], dtype=object))
     with pytest.raises(UserError) as err:
         safe_load_pickle(path)
-    assert str(err.value) == (
-        f"refusing to unpickle object array from {path}: only numpy arrays are allowed"
-    )
+    assert str(err.value) == (f"refusing to unpickle object array from {path}: only numpy arrays are allowed")
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])

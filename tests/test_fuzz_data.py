@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
-from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -20,7 +19,11 @@ from nnlab.data.mnist import read_idx
 from nnlab.data.safe_pickle import safe_load_pickle
 from nnlab.errors import UserError
 
-SETTINGS = settings(max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 150)), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 150)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 _X = np.arange(24, dtype=np.float32).reshape(4, 6) / 256
 _Y = np.arange(4, dtype=np.int64)
@@ -90,9 +93,14 @@ def a_checkpoint() -> bytes:
         from nnlab.config import load_config
         from nnlab.experiment import run_experiment
 
-        cfg = load_config({"model": {"sizes": [784, 3, 10]}, "training": {"epochs": 1, "batch_size": 10},
-                           "data": {"dataset": "mnist-mini", "train_size": 20, "validation_size": 10, "test_size": 10},
-                           "instruments": {"probe_size": 10}})
+        cfg = load_config(
+            {
+                "model": {"sizes": [784, 3, 10]},
+                "training": {"epochs": 1, "batch_size": 10},
+                "data": {"dataset": "mnist-mini", "train_size": 20, "validation_size": 10, "test_size": 10},
+                "instruments": {"probe_size": 10},
+            }
+        )
         with tempfile.TemporaryDirectory() as tmp:
             result = run_experiment(cfg, runs_dir=tmp, display="quiet")
             _CHECKPOINT["bytes"] = (result.run_dir / "checkpoint" / "checkpoint.npz").read_bytes()

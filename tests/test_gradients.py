@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import build_net, numerical_grad, rel_error
+
 from nnlab.activations import ACTIVATIONS
 from nnlab.network import Network, one_hot
 

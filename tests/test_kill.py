@@ -24,22 +24,27 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
+from same_results import assert_same_results, meta, metrics_without_seconds
 
 from nnlab.config import load_config
 from nnlab.experiment import run_experiment
 from nnlab.io import load_npz
-from same_results import assert_same_results, meta, metrics_without_seconds
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "configs" / "quickstart.yaml")
 SETS = [
-    "data.train_size=1000", "data.validation_size=200", "data.test_size=200", "instruments.probe_size=100",
-    "training.epochs=10", "regularization.dropout=0.2", "optimizer.name=momentum", "optimizer.learning_rate=0.2",
+    "data.train_size=1000",
+    "data.validation_size=200",
+    "data.test_size=200",
+    "instruments.probe_size=100",
+    "training.epochs=10",
+    "regularization.dropout=0.2",
+    "optimizer.name=momentum",
+    "optimizer.learning_rate=0.2",
 ]
 # odd seeds: Adam, a checkpoint every 3 epochs (rows after it are cut and recomputed on resume)
 SETS_ODD = [*SETS[:5], "optimizer.name=adam", "optimizer.learning_rate=0.003", "output.checkpoint_every=3"]
@@ -60,8 +65,9 @@ def references(tmp_path_factory) -> dict[int, Path]:
     """The uninterrupted runs, by seed parity."""
     out = {}
     for parity in (0, 1):
-        result = run_experiment(load_config(QUICK, sets_of(parity)), runs_dir=tmp_path_factory.mktemp("ref"),
-                                display="quiet")
+        result = run_experiment(
+            load_config(QUICK, sets_of(parity)), runs_dir=tmp_path_factory.mktemp("ref"), display="quiet"
+        )
         assert result.status == "completed"
         out[parity] = result.run_dir
     return out
@@ -70,7 +76,10 @@ def references(tmp_path_factory) -> dict[int, Path]:
 def nnlab(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "nnlab", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -171,8 +180,10 @@ def test_killed_runs_keep_their_history_and_resume_to_the_same_results(tmp_path,
     d_kill2 = rnd.uniform(0.0, MAX_DELAY / 3)  # a resume has fewer epochs left to run
     runs = {name: tmp_path / name for name in ("int", "kill")}
     display = "-q" if seed % 2 else "--plain"  # the quiet and the line-per-epoch displays
-    procs = {name: nnlab("train", QUICK, *[f"--set={s}" for s in sets_of(seed)], "--runs-dir", str(r), display)
-             for name, r in runs.items()}
+    procs = {
+        name: nnlab("train", QUICK, *[f"--set={s}" for s in sets_of(seed)], "--runs-dir", str(r), display)
+        for name, r in runs.items()
+    }
     # Ctrl-C, or SIGTERM (`kill PID`, a CI timeout), which nnlab train treats the same way
     stop_signal = signal.SIGINT if seed % 3 else signal.SIGTERM
     sent: dict[str, dict] = {"int": {}, "kill": {}}
@@ -181,8 +192,10 @@ def test_killed_runs_keep_their_history_and_resume_to_the_same_results(tmp_path,
     def ready(name):
         return lambda: dirs.__setitem__(name, wait_for_meta(runs[name], procs[name]))
 
-    threads = [kill_later(procs["int"], stop_signal, d_int, ready("int"), sent["int"]),
-               kill_later(procs["kill"], signal.SIGKILL, d_kill, ready("kill"), sent["kill"])]
+    threads = [
+        kill_later(procs["int"], stop_signal, d_int, ready("int"), sent["int"]),
+        kill_later(procs["kill"], signal.SIGKILL, d_kill, ready("kill"), sent["kill"]),
+    ]
     for t in threads:
         t.join()
     codes = {name: finish(p) for name, p in procs.items()}
@@ -203,7 +216,9 @@ def test_killed_runs_keep_their_history_and_resume_to_the_same_results(tmp_path,
         if sig in ("SIGINT", "SIGTERM"):
             assert code == 130, err
             assert status == "interrupted"
-            assert err.strip().splitlines()[-1] == "interrupted: history kept; continue with nnlab train --resume RUN_DIR"
+            assert (
+                err.strip().splitlines()[-1] == "interrupted: history kept; continue with nnlab train --resume RUN_DIR"
+            )
         else:
             assert code == -signal.SIGKILL
             assert status == "running"  # unfinished: resume treats it like interrupted
@@ -216,24 +231,31 @@ def test_killed_runs_keep_their_history_and_resume_to_the_same_results(tmp_path,
     if "kill" in resumes:
         info: dict = {}
         n_resumed = len(meta(dirs["kill"]).get("resumed", []))
-        reopened = lambda: wait_until(lambda: len(meta(dirs["kill"]).get("resumed", [])) > n_resumed,  # noqa: E731
-                                      resumes["kill"])
+        reopened = lambda: wait_until(
+            lambda: len(meta(dirs["kill"]).get("resumed", [])) > n_resumed,  # noqa: E731
+            resumes["kill"],
+        )
         kill_later(resumes["kill"], signal.SIGKILL, d_kill2, reopened, info).join()
         code, _ = finish(resumes.pop("kill"))
         run_dir = dirs["kill"]
         check_files_parse(run_dir)
         if info["sent"] and code == -signal.SIGKILL and meta(run_dir)["status"] != "completed":
             FAULTS["SIGKILL during resume"] += 1
-            WHERE.append(("SIGKILL during resume", meta(run_dir)["epochs_completed"],
-                          (run_dir / "checkpoint" / "checkpoint.npz").exists()))
+            WHERE.append(
+                (
+                    "SIGKILL during resume",
+                    meta(run_dir)["epochs_completed"],
+                    (run_dir / "checkpoint" / "checkpoint.npz").exists(),
+                )
+            )
             check_kept_rows_are_the_references(run_dir, reference)
             again["kill"] = nnlab("train", "--resume", str(run_dir), "-q")
         else:  # finished before the kill (or killed while exiting, its run already complete)
             assert code in (0, -signal.SIGKILL) and meta(run_dir)["status"] == "completed"
-    for name, proc in {**resumes, **again}.items():
+    for proc in {**resumes, **again}.values():
         code, err = finish(proc)
         assert code == 0, err
-    for name, run_dir in to_resume:
+    for _name, run_dir in to_resume:
         check_files_parse(run_dir)
         assert not list(run_dir.rglob(".*.tmp"))  # a resume clears what a kill left half-written
         try:

@@ -26,17 +26,21 @@ import time
 from pathlib import Path
 
 import pytest
-
 from same_results import assert_same_results, meta
 from test_kill import check_files_parse
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parents[1]
-SETS = ["data.train_size=500", "data.validation_size=100", "data.test_size=100", "instruments.probe_size=100",
-        "training.epochs=6"]
+SETS = [
+    "data.train_size=500",
+    "data.validation_size=100",
+    "data.test_size=100",
+    "instruments.probe_size=100",
+    "training.epochs=6",
+]
 SWEEP = f"""name: tiny
-base: {ROOT / 'configs' / 'quickstart.yaml'}
+base: {ROOT / "configs" / "quickstart.yaml"}
 grid:
   model.sizes: [[784, 20, 10], [784, 20, 20, 10]]
 seeds: 2
@@ -53,10 +57,13 @@ def sweep_file(folder: Path) -> Path:
 
 
 def nnlab_sweep(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nnlab", "sweep", *args, "-j", "2", "--no-plots", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-
-
+    return subprocess.Popen(
+        [sys.executable, "-m", "nnlab", "sweep", *args, "-j", "2", "--no-plots", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(proc: subprocess.Popen, ctrl_c: bool = False) -> tuple[int, str]:
@@ -128,7 +135,8 @@ def test_a_stopped_sweep_keeps_its_finished_members_and_resumes_to_the_same_resu
         if sig == "SIGINT":
             assert code == 130 and status == "interrupted", err
             assert err.strip().splitlines()[-1] == (
-                f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}")
+                f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}"
+            )
         else:
             assert code == -signal.SIGKILL and status == "running"
         for member in (sweep_dir / "members").iterdir():  # what was completed is kept, and right
@@ -141,7 +149,8 @@ def test_a_stopped_sweep_keeps_its_finished_members_and_resumes_to_the_same_resu
     assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "completed"
     try:
         assert sorted(p.name for p in (sweep_dir / "members").iterdir()) == sorted(
-            p.name for p in (reference / "members").iterdir())
+            p.name for p in (reference / "members").iterdir()
+        )
         for member in (reference / "members").iterdir():
             assert_same_results(sweep_dir / "members" / member.name, member)
         assert results_rows(sweep_dir) == results_rows(reference)
@@ -152,8 +161,10 @@ def test_a_stopped_sweep_keeps_its_finished_members_and_resumes_to_the_same_resu
 
 def test_sweep_fault_count():
     """Runs after the sweep kill tests: faults injected (printed with -s), no result lost."""
-    print(f"\nsweep kill tests: {FAULTS['SIGINT'] + FAULTS['SIGKILL']} faults injected {FAULTS};"
-          f" results lost: {len(LOST)}")
+    print(
+        f"\nsweep kill tests: {FAULTS['SIGINT'] + FAULTS['SIGKILL']} faults injected {FAULTS};"
+        f" results lost: {len(LOST)}"
+    )
     if not any(FAULTS.values()):
         pytest.skip("run with the sweep kill tests")
     assert not LOST

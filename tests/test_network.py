@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 import pytest
-
 from helpers import build_net
+
 from nnlab.activations import make_activation
 from nnlab.costs import make_cost
 from nnlab.network import Dense, Network, one_hot

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import strict_fp
+from same_results import meta, metrics_without_seconds
+
 from nnlab.activations import ACTIVATIONS, make_activation
 from nnlab.costs import COSTS, make_cost
-from same_results import meta, metrics_without_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 DTYPES = [np.float32, np.float64]
@@ -131,8 +131,19 @@ def test_cross_entropy_is_exact_at_huge_logits(dtype):
 
 def nnlab_train(config: str, runs: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "nnlab", "train", str(ROOT / "configs" / "faults" / config), "--runs-dir", str(runs), "-q"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "nnlab",
+            "train",
+            str(ROOT / "configs" / "faults" / config),
+            "--runs-dir",
+            str(runs),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

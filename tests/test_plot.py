@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from synthetic_runs import delta, write_run, write_sweep
 
 from nnlab.cli.main import cli
 from nnlab.plotting import figures
 from nnlab.plotting.draw import draw
 from nnlab.plotting.spec import SkipFigure
 from nnlab.results import load_run, load_sweep
-from synthetic_runs import delta, write_run, write_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_FIGURES = ["speed_of_learning", "gradient_norms", "accuracy", "activation_health", "update_ratio"]
@@ -220,8 +220,10 @@ def test_sweep_comparison(tmp_path):
 
 
 def test_several_runs_grouped_by_what_differs(tmp_path):
-    dirs = [write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
-            for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])]
+    dirs = [
+        write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
+        for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])
+    ]
     keys, groups = figures.group_runs([load_run(d) for d in dirs])
     assert keys == ["optimizer.learning_rate"] and [g.label for g in groups] == ["0.1", "0.5"]
     out = tmp_path / "cmp"
@@ -261,10 +263,22 @@ def test_real_run(tmp_path):
     """`nnlab train` (tiny quickstart) then `nnlab plot --activations` on its run directory."""
     runs = tmp_path / "runs"
     config = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
-    result = CliRunner().invoke(cli, [
-        "train", str(config), "--runs-dir", str(runs), "-q",
-        "--set", "training.epochs=2", "--set", "data.train_size=300", "--set", "instruments.probe_size=100",
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(config),
+            "--runs-dir",
+            str(runs),
+            "-q",
+            "--set",
+            "training.epochs=2",
+            "--set",
+            "data.train_size=300",
+            "--set",
+            "instruments.probe_size=100",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (run_dir,) = runs.iterdir()
     result = CliRunner().invoke(cli, ["plot", str(run_dir), "--activations"])
@@ -290,7 +304,12 @@ def test_several_gradient_rows_per_epoch_use_fractional_epochs(tmp_path):
             fh.write(f"25,0,{l},delta_norm,{0.5 * l}\n")
     run = load_run(run_dir)
     s = figures.speed_of_learning(run).panels[0].get("hidden layer 2")
-    assert list(zip(s.x.tolist(), s.y.tolist())) == [(0.0, delta(2, 0)), (0.5, 1.0), (1.0, delta(2, 1)), (2.0, delta(2, 2))]
+    assert list(zip(s.x.tolist(), s.y.tolist())) == [
+        (0.0, delta(2, 0)),
+        (0.5, 1.0),
+        (1.0, delta(2, 1)),
+        (2.0, delta(2, 2)),
+    ]
 
 
 def _tick_labels(fig):
@@ -300,9 +319,13 @@ def _tick_labels(fig):
 
 def test_long_configuration_labels_are_drawn_one_key_a_line_and_never_overlap(tmp_path):
     # R4's sweep: four configurations labelled "sizes=784-100-...-10, epochs=30" drawn level overlapped
-    groups = [figures.Group({"model.sizes": [784] + [100] * d + [10], "training.epochs": 30 * (1 + d // 4)},
-                            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [100] * d + [10]))])
-              for d in (1, 2, 3, 4)]
+    groups = [
+        figures.Group(
+            {"model.sizes": [784] + [100] * d + [10], "training.epochs": 30 * (1 + d // 4)},
+            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [100] * d + [10]))],
+        )
+        for d in (1, 2, 3, 4)
+    ]
     fig = draw(figures.compare_accuracy(["model.sizes", "training.epochs"], groups))
     labels = _tick_labels(fig)
     assert [t.get_text() for t in labels] == [g.label.replace(", ", "\n") for g in groups]
@@ -317,9 +340,13 @@ def test_long_configuration_labels_are_drawn_one_key_a_line_and_never_overlap(tm
 
 
 def test_short_configuration_labels_stay_level_and_apart(tmp_path):
-    groups = [figures.Group({"model.sizes": [784] + [30] * d + [10]},
-                            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [30] * d + [10]))])
-              for d in (1, 2)]
+    groups = [
+        figures.Group(
+            {"model.sizes": [784] + [30] * d + [10]},
+            [load_run(write_run(tmp_path / f"r{d}", sizes=[784] + [30] * d + [10]))],
+        )
+        for d in (1, 2)
+    ]
     labels = _tick_labels(draw(figures.compare_accuracy(["model.sizes"], groups)))
     assert [t.get_text() for t in labels] == ["784-30-10", "784-30-30-10"]
     assert all(t.get_rotation() == 0 for t in labels)

@@ -13,10 +13,10 @@ import os
 
 import numpy as np
 import yaml
+from helpers import build_net, numerical_grad, rel_error
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from helpers import build_net, numerical_grad, rel_error
 from nnlab.build import build_network, build_optimizer
 from nnlab.config import ACTIVATION_PARAMS, INIT_PARAMS, OPTIMIZER_PARAMS, config_to_dict, dump_config, load_config
 from nnlab.config.parts import activation_names, cost_names, cost_outputs
@@ -24,7 +24,11 @@ from nnlab.errors import DivergedError
 from nnlab.network import one_hot
 from nnlab.training import train
 
-SETTINGS = settings(max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 40)),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 HIDDEN = activation_names("hidden")
 OUTPUTS = activation_names("output")
 
@@ -63,7 +67,8 @@ def configs(draw) -> dict:
     hidden = draw(st.lists(st.integers(1, 12), max_size=3))
     activation = (
         draw(st.lists(part(HIDDEN, ACTIVATION_PARAMS), min_size=len(hidden), max_size=len(hidden)))
-        if hidden and draw(st.booleans()) else draw(part(HIDDEN, ACTIVATION_PARAMS))
+        if hidden and draw(st.booleans())
+        else draw(part(HIDDEN, ACTIVATION_PARAMS))
     )
     cost = draw(st.sampled_from(cost_names()))
     output = draw(part(list(cost_outputs(cost) or OUTPUTS), ACTIVATION_PARAMS))
@@ -75,7 +80,8 @@ def configs(draw) -> dict:
     n_train = draw(st.integers(20, 200))
     dropout = (
         draw(st.lists(st.floats(0.0, 0.9), min_size=len(hidden), max_size=len(hidden)))
-        if hidden and draw(st.booleans()) else draw(st.floats(0.0, 0.9))
+        if hidden and draw(st.booleans())
+        else draw(st.floats(0.0, 0.9))
     )
     return {
         "name": draw(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)),
@@ -85,8 +91,10 @@ def configs(draw) -> dict:
             "output": output,
             "cost": cost,
             "cost_reduction": draw(st.sampled_from(["sum", "mean"])),
-            "init": {"weights": draw(part(sorted(INIT_PARAMS), INIT_PARAMS)),
-                     "biases": draw(part(sorted(INIT_PARAMS), INIT_PARAMS))},
+            "init": {
+                "weights": draw(part(sorted(INIT_PARAMS), INIT_PARAMS)),
+                "biases": draw(part(sorted(INIT_PARAMS), INIT_PARAMS)),
+            },
         },
         "optimizer": opt,
         "regularization": {
@@ -117,8 +125,10 @@ def configs(draw) -> dict:
             "activations": draw(st.booleans()),
             "train_metrics": draw(st.sampled_from(["probe", "full", "none"])),
         },
-        "output": {"runs_dir": draw(st.sampled_from(["runs", "out/runs", "/tmp/nnlab runs"])),
-                   "checkpoint_every": draw(st.integers(1, 10))},
+        "output": {
+            "runs_dir": draw(st.sampled_from(["runs", "out/runs", "/tmp/nnlab runs"])),
+            "checkpoint_every": draw(st.integers(1, 10)),
+        },
     }
 
 
@@ -168,16 +178,17 @@ def test_valid_configs_build_and_take_one_finite_step(raw, data_seed):
     # turned up once in a full-suite run; the properties below hold for every other step.
     assume(np.isfinite(loss))
     assert 0.0 <= acc <= 1.0
-    if cfg.model.init.weights.name in ("nielsen", "glorot_normal", "glorot_uniform") and cfg.model.output.name == "sigmoid":
+    if (
+        cfg.model.init.weights.name in ("nielsen", "glorot_normal", "glorot_uniform")
+        and cfg.model.output.name == "sigmoid"
+    ):
         assert any(not np.array_equal(before[k], p) for k, p in net.params.items())  # it moved
 
 
 ELEMENTWISE_HIDDEN = list(HIDDEN)
 KINKED = {"relu", "leaky_relu", "prelu"}
 H, TOL = 1e-5, 1e-5
-COST_OUTPUTS = [("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")] + [
-    ("quadratic", out) for out in OUTPUTS
-]
+COST_OUTPUTS = [("cross_entropy", "sigmoid"), ("log_likelihood", "softmax")] + [("quadratic", out) for out in OUTPUTS]
 
 
 @st.composite
@@ -188,8 +199,11 @@ def small_networks(draw):
     acts = draw(st.lists(st.sampled_from(ELEMENTWISE_HIDDEN), min_size=len(hidden), max_size=len(hidden)))
     cost, out = draw(st.sampled_from(COST_OUTPUTS))
     return dict(
-        sizes=[n_in, *hidden, n_out], activations=[*acts, out], cost=cost,
-        reduction=draw(st.sampled_from(["sum", "mean"])), seed=draw(st.integers(0, 10_000)),
+        sizes=[n_in, *hidden, n_out],
+        activations=[*acts, out],
+        cost=cost,
+        reduction=draw(st.sampled_from(["sum", "mean"])),
+        seed=draw(st.integers(0, 10_000)),
         l2=draw(st.sampled_from([0.0, 0.1])),
         weight_init=draw(st.sampled_from(["nielsen", "he", "glorot_uniform"])),
     )
@@ -198,8 +212,16 @@ def small_networks(draw):
 @SETTINGS
 @given(spec=small_networks(), data_seed=st.integers(0, 10_000))
 def test_backprop_matches_central_differences_on_random_networks(spec, data_seed):
-    net = build_net(spec["sizes"], spec["activations"], spec["cost"], reduction=spec["reduction"],
-                    seed=spec["seed"], l2=spec["l2"], weight_init=spec["weight_init"], dtype=np.float64)
+    net = build_net(
+        spec["sizes"],
+        spec["activations"],
+        spec["cost"],
+        reduction=spec["reduction"],
+        seed=spec["seed"],
+        l2=spec["l2"],
+        weight_init=spec["weight_init"],
+        dtype=np.float64,
+    )
     rng = np.random.default_rng(data_seed)
     m, n_out = 5, spec["sizes"][-1]
     X = rng.standard_normal((m, spec["sizes"][0]))
@@ -223,17 +245,26 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-KEY_PATHS = [(section,) for section in ("name", "model", "optimizer", "regularization", "training", "data",
-                                        "instruments", "output")] + [
-    ("model", k) for k in ("sizes", "activation", "output", "cost", "cost_reduction", "init")] + [
-    ("model", "init", "weights"), ("model", "init", "biases"), ("model", "activation", "name"),
-    ("model", "activation", "slope"), ("model", "sizes", 1)] + [
-    ("optimizer", k) for k in ("name", "learning_rate", "momentum", "rho", "delta", "nesterov")] + [
-    ("regularization", k) for k in ("l2", "dropout", "clip_norm")] + [
-    ("training", k) for k in ("epochs", "batch_size", "seed", "dtype", "early_stopping", "full_batch")] + [
-    ("data", k) for k in ("dataset", "split", "path", "train_size", "pixel_scale")] + [
-    ("instruments", k) for k in ("probe_size", "gradients", "gradients_every_steps", "train_metrics")] + [
-    ("output", k) for k in ("runs_dir", "checkpoint_every")]
+KEY_PATHS = (
+    [
+        (section,)
+        for section in ("name", "model", "optimizer", "regularization", "training", "data", "instruments", "output")
+    ]
+    + [("model", k) for k in ("sizes", "activation", "output", "cost", "cost_reduction", "init")]
+    + [
+        ("model", "init", "weights"),
+        ("model", "init", "biases"),
+        ("model", "activation", "name"),
+        ("model", "activation", "slope"),
+        ("model", "sizes", 1),
+    ]
+    + [("optimizer", k) for k in ("name", "learning_rate", "momentum", "rho", "delta", "nesterov")]
+    + [("regularization", k) for k in ("l2", "dropout", "clip_norm")]
+    + [("training", k) for k in ("epochs", "batch_size", "seed", "dtype", "early_stopping", "full_batch")]
+    + [("data", k) for k in ("dataset", "split", "path", "train_size", "pixel_scale")]
+    + [("instruments", k) for k in ("probe_size", "gradients", "gradients_every_steps", "train_metrics")]
+    + [("output", k) for k in ("runs_dir", "checkpoint_every")]
+)
 
 
 def put(config: dict, path: tuple, value) -> None:
@@ -250,16 +281,29 @@ def put(config: dict, path: tuple, value) -> None:
 
 
 @settings(max_examples=int(os.environ.get("NNLAB_HYPOTHESIS_EXAMPLES", 150)), deadline=None)
-@given(changes=st.lists(st.tuples(st.sampled_from(KEY_PATHS), json_values), min_size=1, max_size=3),
-       overrides=st.lists(st.text(max_size=20) | st.builds(
-           lambda path, value: ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in path).replace(".[", "[")
-           + "=" + value, st.sampled_from(KEY_PATHS), st.text(max_size=20)), max_size=3))
+@given(
+    changes=st.lists(st.tuples(st.sampled_from(KEY_PATHS), json_values), min_size=1, max_size=3),
+    overrides=st.lists(
+        st.text(max_size=20)
+        | st.builds(
+            lambda path, value: (
+                ".".join(str(k) if isinstance(k, str) else f"[{k}]" for k in path).replace(".[", "[") + "=" + value
+            ),
+            st.sampled_from(KEY_PATHS),
+            st.text(max_size=20),
+        ),
+        max_size=3,
+    ),
+)
 def test_any_garbage_in_a_config_is_a_user_error_never_a_crash(changes, overrides):
     from nnlab.config import Config
     from nnlab.errors import UserError
 
-    raw = {"data": {"dataset": "mnist-mini", "train_size": 100}, "instruments": {"probe_size": 50},
-           "model": {"sizes": [784, 30, 10], "activation": {"name": "leaky_relu"}}}
+    raw = {
+        "data": {"dataset": "mnist-mini", "train_size": 100},
+        "instruments": {"probe_size": 50},
+        "model": {"sizes": [784, 30, 10], "activation": {"name": "leaky_relu"}},
+    }
     for path, value in changes:
         put(raw, path, value)
     try:

@@ -20,7 +20,7 @@ def test_readme_has_python_examples():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_python_example_runs(index, tmp_path):
     code = BLOCKS[index].replace('"runs/', f'"{tmp_path}/')  # keep the checkout clean
-    code = code.replace("display=\"quiet\")", f"display=\"quiet\", runs_dir=r\"{tmp_path}\")")
+    code = code.replace('display="quiet")', f'display="quiet", runs_dir=r"{tmp_path}")')
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from synthetic_runs import delta, val_acc, write_run, write_sweep
 
 from nnlab.cli.main import cli
 from nnlab.reporting import build_report, to_markdown
-from synthetic_runs import delta, val_acc, write_run, write_sweep
 
 
 def invoke(*args: str):
@@ -104,7 +104,8 @@ def test_sweep_configurations_mean_std(tmp_path):
     assert one["final_validation_accuracy"]["mean"] == pytest.approx(sum(vals) / 3)
     assert one["final_validation_accuracy"]["std"] == pytest.approx(0.001)  # n - 1
     assert [d["mean"] for d in two["delta_initial"]] == pytest.approx(
-        [sum(delta(l, 0, s) for s in range(3)) / 3 for l in (1, 2, 3)])
+        [sum(delta(l, 0, s) for s in range(3)) / 3 for l in (1, 2, 3)]
+    )
     md = invoke(str(sweep), "--format", "md").stdout
     assert "## Per configuration: mean ± std over seeds" in md
     assert f"| 784-30-30-10 | 3 | {100 * two['final_validation_accuracy']['mean']:.2f} ± 0.10 |" in md
@@ -124,10 +125,22 @@ def test_non_run_folder_exit_2(tmp_path):
 def test_real_run(tmp_path):
     runs = tmp_path / "runs"
     config = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
-    result = CliRunner().invoke(cli, [
-        "train", str(config), "--runs-dir", str(runs), "-q",
-        "--set", "training.epochs=2", "--set", "data.train_size=300", "--set", "instruments.probe_size=100",
-    ])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(config),
+            "--runs-dir",
+            str(runs),
+            "-q",
+            "--set",
+            "training.epochs=2",
+            "--set",
+            "data.train_size=300",
+            "--set",
+            "instruments.probe_size=100",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (run_dir,) = runs.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -142,8 +155,10 @@ def test_real_run(tmp_path):
 
 
 def test_runs_grouped_by_what_differs(tmp_path):
-    dirs = [write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
-            for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])]
+    dirs = [
+        write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
+        for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])
+    ]
     doc = json.loads(invoke(*map(str, dirs), "--format", "json").stdout)
     assert [c["config"] for c in doc["configurations"]] == ["0.1", "0.5"]
     assert [c["seeds"] for c in doc["configurations"]] == [[0, 1], [0, 1]]

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from synthetic_runs import delta, val_acc, write_run, write_sweep
 
 from nnlab.errors import UserError
 from nnlab.results import (
@@ -19,7 +20,6 @@ from nnlab.results import (
     load_sweep,
     point_label,
 )
-from synthetic_runs import delta, val_acc, write_run, write_sweep
 
 
 def test_metrics_columns_match_csv(tmp_path):

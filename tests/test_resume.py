@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
+from same_results import assert_same_results, meta, metrics_without_seconds
 
 from nnlab.cli.main import cli
 from nnlab.config import load_config
@@ -23,7 +23,6 @@ from nnlab.errors import UserError
 from nnlab.experiment import run_experiment
 from nnlab.io import load_npz
 from nnlab.training import Hook
-from same_results import assert_same_results, meta, metrics_without_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "configs" / "quickstart.yaml")
@@ -116,8 +115,12 @@ def test_stopped_in_the_middle_of_an_epoch_and_resumed_equals_straight_through(t
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_rows_after_the_last_checkpoint_are_truncated_and_recomputed(tmp_path, straight, k):
     """checkpoint_every=2: stopped after epoch 3, the run resumes from epoch 2's checkpoint."""
-    extra = ["output.checkpoint_every=2", "regularization.dropout=0.2", "optimizer.name=momentum",
-             "optimizer.learning_rate=0.1"]
+    extra = [
+        "output.checkpoint_every=2",
+        "regularization.dropout=0.2",
+        "optimizer.name=momentum",
+        "optimizer.learning_rate=0.1",
+    ]
     run_dir = interrupted(cfg_of(*extra), tmp_path, epoch=k)
     rows_before = len(metrics_without_seconds(run_dir))
     assert rows_before == k + 1  # every finished epoch is in the history, checkpoint or not

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from synthetic_runs import write_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +32,10 @@ r5 = load_script("r5_chain")
 @pytest.mark.parametrize(
     "published, mean, std, holds",
     [
-        (97.57, 97.57, 0.12, True),   # on the mean
-        (96.53, 96.25, 0.09, True),   # 0.28 away: inside the 0.3-point floor though 2 std = 0.18
+        (97.57, 97.57, 0.12, True),  # on the mean
+        (96.53, 96.25, 0.09, True),  # 0.28 away: inside the 0.3-point floor though 2 std = 0.18
         (96.53, 96.20, 0.09, False),  # 0.33 away: outside both
-        (98.00, 97.50, 0.30, True),   # 0.5 away: inside 2 std = 0.6
+        (98.00, 97.50, 0.30, True),  # 0.5 away: inside 2 std = 0.6
         (98.00, 97.35, 0.30, False),  # 0.65 away: outside 2 std
     ],
 )
@@ -74,8 +73,9 @@ def test_r4_table_leaves_out_unfinished_members(tmp_path, capsys):
 
 
 def test_verdicts_refuses_a_folder_that_is_not_a_sweep_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "verdicts.py"), "r1", str(tmp_path)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "verdicts.py"), "r1", str(tmp_path)], capture_output=True, text=True
+    )
     assert out.returncode == 2
     assert out.stderr == f"error: {tmp_path}: not a sweep directory (no sweep.json)\n"
 
@@ -85,8 +85,9 @@ def chain(extra: tuple[str, ...] = ()):
     from nnlab.build import build_data, build_network
     from nnlab.config import load_config
 
-    cfg = load_config(str(r5.CONFIG), ["data.dataset=mnist-mini", "data.split=nielsen", "training.dtype=float64",
-                                       *extra])
+    cfg = load_config(
+        str(r5.CONFIG), ["data.dataset=mnist-mini", "data.split=nielsen", "training.dtype=float64", *extra]
+    )
     data = build_data(cfg)
     net = build_network(cfg, np.random.default_rng(0), n_train=data.n_train)
     return net, data.X_train[:200], data.y_train[:200]
@@ -114,8 +115,16 @@ def test_vanishing_chain_factor_is_the_link_weight_times_mean_sigma_prime_at_mos
 
 
 def test_r5_script_writes_its_tables_and_refuses_a_bad_set_in_one_line(tmp_path):
-    script = [sys.executable, str(ROOT / "scripts" / "r5_chain.py"), "--out", str(tmp_path / "r5"),
-              "--set", "data.dataset=mnist-mini", "--set", "data.split=nielsen"]
+    script = [
+        sys.executable,
+        str(ROOT / "scripts" / "r5_chain.py"),
+        "--out",
+        str(tmp_path / "r5"),
+        "--set",
+        "data.dataset=mnist-mini",
+        "--set",
+        "data.split=nielsen",
+    ]
     out = subprocess.run(script, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     saved = json.loads((tmp_path / "r5" / "r5.json").read_text())
@@ -150,7 +159,9 @@ def test_r4_table_counts_seeds_stuck_at_chance_apart_and_leaves_them_out_of_the_
     verdicts.r1_r4([str(sweep)], {"784-30-10": 80.0}, best_only=True)
     (row,) = capsys.readouterr().out.splitlines()[2:]
     cells = [c.strip() for c in row.split("|")[1:-1]]
-    learned = [100 * json.loads((sweep / "members" / m / "summary.json").read_text())["best"]["validation_accuracy"]
-               for m in ("m000", "m002", "m003", "m005")]
+    learned = [
+        100 * json.loads((sweep / "members" / m / "summary.json").read_text())["best"]["validation_accuracy"]
+        for m in ("m000", "m002", "m003", "m005")
+    ]
     assert cells[2] == f"{statistics.mean(learned):.2f} ± {statistics.stdev(learned):.2f}"
     assert cells[3] == "4; stuck at chance 2 (seeds 1, 4)"

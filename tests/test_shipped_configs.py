@@ -16,8 +16,14 @@ IDS = [str(p.relative_to(ROOT / "configs")) for p in CONFIGS]
 
 
 def test_the_reproduction_configs_are_all_here():
-    assert {"nielsen/r1.yaml", "nielsen/r2.yaml", "nielsen/r3.yaml", "relu/r4.yaml", "relu/r5-chain.yaml",
-            "quickstart.yaml"} <= set(IDS)
+    assert {
+        "nielsen/r1.yaml",
+        "nielsen/r2.yaml",
+        "nielsen/r3.yaml",
+        "relu/r4.yaml",
+        "relu/r5-chain.yaml",
+        "quickstart.yaml",
+    } <= set(IDS)
 
 
 def test_every_shipped_config_validates():
@@ -28,8 +34,21 @@ def test_every_shipped_config_validates():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=IDS)
 def test_every_shipped_config_runs_as_a_smoke_version_on_mnist_mini(path, tmp_path):
-    out = CliRunner().invoke(cli, ["train", str(path), "--smoke", "--runs-dir", str(tmp_path), "-q",
-                                   "--set", "data.dataset=mnist-mini", "--set", "data.split=nielsen"])
+    out = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            str(path),
+            "--smoke",
+            "--runs-dir",
+            str(tmp_path),
+            "-q",
+            "--set",
+            "data.dataset=mnist-mini",
+            "--set",
+            "data.split=nielsen",
+        ],
+    )
     (run_dir,) = tmp_path.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     if path.name == "exploding.yaml":  # made to diverge (configs/faults/)

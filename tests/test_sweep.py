@@ -16,14 +16,20 @@ import pytest
 from click.testing import CliRunner
 
 from nnlab.cli.main import cli
-from nnlab.errors import UserError
 from nnlab.results import mean_std
 from nnlab.sweep.expand import expand
 from nnlab.sweep.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["data.dataset=mnist-mini", "data.split=nielsen", "data.train_size=200", "data.validation_size=100",
-        "data.test_size=100", "instruments.probe_size=50", "training.epochs=1"]
+TINY = [
+    "data.dataset=mnist-mini",
+    "data.split=nielsen",
+    "data.train_size=200",
+    "data.validation_size=100",
+    "data.test_size=100",
+    "instruments.probe_size=50",
+    "training.epochs=1",
+]
 
 
 def sets(*extra: str) -> list[str]:
@@ -55,9 +61,12 @@ def results(d: Path) -> list[dict[str, str]]:
 
 # -- the sweep file -----------------------------------------------------------------
 def test_grid_times_override_sets_times_seeds_in_order(tmp_path):
-    f = write(tmp_path, "base: {model: {sizes: [784, 10, 10]}}\n"
-                        "grid: {optimizer.learning_rate: [0.1, 0.5], training.batch_size: [10, 20, 50]}\n"
-                        "overrides: [{model.activation: relu}, {model.activation: tanh}]\nseeds: [3, 7]\n")
+    f = write(
+        tmp_path,
+        "base: {model: {sizes: [784, 10, 10]}}\n"
+        "grid: {optimizer.learning_rate: [0.1, 0.5], training.batch_size: [10, 20, 50]}\n"
+        "overrides: [{model.activation: relu}, {model.activation: tanh}]\nseeds: [3, 7]\n",
+    )
     members = expand(load_spec(str(f), sets=["data.dataset=mnist-mini"]))
     assert len(members) == 2 * 3 * 2 * 2
     assert [m.id for m in members[:3]] == ["m000", "m001", "m002"]
@@ -65,8 +74,13 @@ def test_grid_times_override_sets_times_seeds_in_order(tmp_path):
     assert first.point == {"optimizer.learning_rate": 0.1, "training.batch_size": 10, "model.activation": "relu"}
     assert first.seed == 3 and members[1].seed == 7 and members[1].point == first.point
     assert last.point == {"optimizer.learning_rate": 0.5, "training.batch_size": 50, "model.activation": "tanh"}
-    assert first.overrides == ["optimizer.learning_rate=0.1", "training.batch_size=10", "model.activation=\"relu\"",
-                               "data.dataset=mnist-mini", "training.seed=3"]
+    assert first.overrides == [
+        "optimizer.learning_rate=0.1",
+        "training.batch_size=10",
+        'model.activation="relu"',
+        "data.dataset=mnist-mini",
+        "training.seed=3",
+    ]
 
 
 def test_seed_count_means_zero_to_n_minus_one_and_cli_seeds_replace_it(tmp_path):
@@ -102,8 +116,10 @@ def test_bad_cli_seeds_get_one_line(tmp_path, arg, message):
 
 def test_training_seed_as_a_sweep_key_is_refused_where_it_was_written(tmp_path):
     # the seeds set training.seed last in every member: a grid or --set value would be silently replaced
-    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\ngrid: {training.seed: [3, 4]}\n"
-                        "overrides: [{training: {seed: 5}}]\n")
+    f = write(
+        tmp_path,
+        "base: {data: {dataset: mnist-mini}}\ngrid: {training.seed: [3, 4]}\noverrides: [{training: {seed: 5}}]\n",
+    )
     out = invoke("sweep", str(f), "--set", "training.seed=9", "--dry-run")
     assert out.exit_code == 2
     hint = "not a sweep key; the sweep's seeds set it (seeds: N or [3, 4] in the file, --seeds N or --seeds 3,4)"
@@ -134,16 +150,25 @@ def test_a_sweep_name_outside_the_checkout_falls_back_to_the_checkouts_sweeps(tm
 
 
 def test_a_set_of_a_varied_key_wins_and_the_points_say_so(tmp_path):
-    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n"
-                        "grid: {training.epochs: [10, 20], training.batch_size: [10, 20]}\n")
+    f = write(
+        tmp_path,
+        "base: {data: {dataset: mnist-mini}}\ngrid: {training.epochs: [10, 20], training.batch_size: [10, 20]}\n",
+    )
     members = expand(load_spec(str(f), sets=["training.epochs=1"]))
     # training.epochs is no longer a dimension of the sweep: every member ran 1 epoch
     assert [m.point for m in members] == [{"training.batch_size": b} for b in (10, 20, 10, 20)]
-    assert members[1].overrides == ["training.epochs=10", "training.batch_size=20", "training.epochs=1", "training.seed=0"]
+    assert members[1].overrides == [
+        "training.epochs=10",
+        "training.batch_size=20",
+        "training.epochs=1",
+        "training.seed=0",
+    ]
     out = CliRunner().invoke(cli, ["sweep", str(f), "--set", "training.epochs=1", "--dry-run"])
     assert out.exit_code == 0
-    assert ("note: training.epochs is set to 1 in every member (--set and the file's set: list have the last word "
-            "over its grid and override values)") in out.output
+    assert (
+        "note: training.epochs is set to 1 in every member (--set and the file's set: list have the last word "
+        "over its grid and override values)"
+    ) in out.output
 
 
 def test_points_hold_the_varied_keys_only_with_override_mappings_flattened(monkeypatch):
@@ -151,19 +176,33 @@ def test_points_hold_the_varied_keys_only_with_override_mappings_flattened(monke
     members = expand(load_spec("optimizers", seeds=1))
     # model.sizes: [[...]] and training.epochs: [10] are one-value axes: base settings, not dimensions
     assert members[0].point == {"optimizer.name": "sgd", "optimizer.learning_rate": 0.1}
-    assert members[2].point == {"optimizer.name": "momentum", "optimizer.learning_rate": 0.01,
-                                "optimizer.momentum": 0.9, "optimizer.nesterov": True}
+    assert members[2].point == {
+        "optimizer.name": "momentum",
+        "optimizer.learning_rate": 0.01,
+        "optimizer.momentum": 0.9,
+        "optimizer.nesterov": True,
+    }
     from nnlab.sweep.expand import point_keys
 
-    assert point_keys(members) == ["optimizer.name", "optimizer.learning_rate", "optimizer.momentum",
-                                   "optimizer.nesterov"]
-    assert members[0].overrides[:3] == ["model.sizes=[784, 30, 30, 30, 30, 10]", "training.epochs=10",
-                                        'optimizer={"name": "sgd", "learning_rate": 0.1}']
+    assert point_keys(members) == [
+        "optimizer.name",
+        "optimizer.learning_rate",
+        "optimizer.momentum",
+        "optimizer.nesterov",
+    ]
+    assert members[0].overrides[:3] == [
+        "model.sizes=[784, 30, 30, 30, 30, 10]",
+        "training.epochs=10",
+        'optimizer={"name": "sgd", "learning_rate": 0.1}',
+    ]
 
 
 def test_ad_hoc_grid_from_the_command_line_with_list_values():
-    spec = load_spec(None, sets=["data.dataset=mnist-mini"], grid_args=["model.sizes=[784,30,10];[784,30,30,10]",
-                                                                        "optimizer.name=sgd,adam"])
+    spec = load_spec(
+        None,
+        sets=["data.dataset=mnist-mini"],
+        grid_args=["model.sizes=[784,30,10];[784,30,30,10]", "optimizer.name=sgd,adam"],
+    )
     members = expand(spec)
     assert [m.point["model.sizes"] for m in members] == [[784, 30, 10]] * 2 + [[784, 30, 30, 10]] * 2
     assert [m.point["optimizer.name"] for m in members] == ["sgd", "adam"] * 2
@@ -172,12 +211,21 @@ def test_ad_hoc_grid_from_the_command_line_with_list_values():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("base: {}\ngird: {a: [1]}\n", "{f}: gird: unknown key; valid: name, base, grid, overrides, seeds, set, description (did you mean 'grid'?)"),
+        (
+            "base: {}\ngird: {a: [1]}\n",
+            "{f}: gird: unknown key; valid: name, base, grid, overrides, seeds, set, description (did you mean 'grid'?)",
+        ),
         ("base: {}\nseeds: 0\n", "{f}: seeds: got 0; must be a count >= 1 or a list of integers >= 0"),
         ("base: {}\nseeds: [1, 1]\n", "{f}: seeds: [1, 1] repeats a seed; each seed once"),
-        ("base: nothere.yaml\n", "{f}: base: config file 'nothere.yaml' not found (paths are relative to the sweep file)"),
+        (
+            "base: nothere.yaml\n",
+            "{f}: base: config file 'nothere.yaml' not found (paths are relative to the sweep file)",
+        ),
         ("base: {}\ngrid: {model.sizes: []}\n", "{f}: grid.model.sizes: got []; must be a non-empty list of values"),
-        ("- 1\n", "{f}: a sweep file must be a mapping with keys: name, base, grid, overrides, seeds, set, description"),
+        (
+            "- 1\n",
+            "{f}: a sweep file must be a mapping with keys: name, base, grid, overrides, seeds, set, description",
+        ),
     ],
 )
 def test_bad_sweep_files_get_one_line(tmp_path, text, message):
@@ -198,28 +246,37 @@ def test_every_member_is_validated_before_anything_runs(tmp_path):
 
 
 def test_each_problem_names_where_its_value_was_written(tmp_path):
-    f = write(tmp_path, "base: {data: {dataset: mnist-mini}}\n"
-                        "grid: {optimizer.learning_rate: [0.1, -1]}\n"
-                        "overrides: [{model.sizes: [784, 0, 10]}, {model.activation: relu}]\n"
-                        "set: [training.epochs=-1]\nseeds: 2\n")
+    f = write(
+        tmp_path,
+        "base: {data: {dataset: mnist-mini}}\n"
+        "grid: {optimizer.learning_rate: [0.1, -1]}\n"
+        "overrides: [{model.sizes: [784, 0, 10]}, {model.activation: relu}]\n"
+        "set: [training.epochs=-1]\nseeds: 2\n",
+    )
     out = invoke("sweep", str(f), "--grid", "optimizer.name=sgd,adamm", "--set", "training.batch_size=0", "--dry-run")
     assert out.exit_code == 2
-    assert sorted(out.output.strip().splitlines()) == sorted([
-        f"error: {f}: overrides[0]: model.sizes[1]: got 0; must be an integer >= 1",
-        f"error: {f}: set: training.epochs: got -1; must be an integer >= 0",
-        "error: --set training.batch_size=0: training.batch_size: got 0; must be an integer >= 1",
-        f"error: {f}: grid: optimizer.learning_rate: got -1; must be a finite number > 0",
-        "error: --grid optimizer.name=sgd,adamm: optimizer.name: unknown optimizer 'adamm'; "
-        "valid: adagrad, adam, momentum, rmsprop, sgd (did you mean 'adam'?)",
-    ])
+    assert sorted(out.output.strip().splitlines()) == sorted(
+        [
+            f"error: {f}: overrides[0]: model.sizes[1]: got 0; must be an integer >= 1",
+            f"error: {f}: set: training.epochs: got -1; must be an integer >= 0",
+            "error: --set training.batch_size=0: training.batch_size: got 0; must be an integer >= 1",
+            f"error: {f}: grid: optimizer.learning_rate: got -1; must be a finite number > 0",
+            "error: --grid optimizer.name=sgd,adamm: optimizer.name: unknown optimizer 'adamm'; "
+            "valid: adagrad, adam, momentum, rmsprop, sgd (did you mean 'adam'?)",
+        ]
+    )
 
 
 def test_a_missing_dataset_is_refused_once_before_the_sweep_folder_is_made(tmp_path, monkeypatch):
     monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "nodata"))
-    f = write(tmp_path, "name: nodata\nbase: {data: {dataset: mnist}}\ngrid: {model.sizes: [[784, 10, 10], [784, 20, 10]]}\n"
-                        "seeds: 3\n")
-    line = (f"MNIST not found: {tmp_path / 'nodata'} is not a folder; run `nnlab data fetch mnist`, or set NNLAB_DATA "
-            "(or data.path) to a folder holding the four IDX files or mnist.pkl.gz")
+    f = write(
+        tmp_path,
+        "name: nodata\nbase: {data: {dataset: mnist}}\ngrid: {model.sizes: [[784, 10, 10], [784, 20, 10]]}\nseeds: 3\n",
+    )
+    line = (
+        f"MNIST not found: {tmp_path / 'nodata'} is not a folder; run `nnlab data fetch mnist`, or set NNLAB_DATA "
+        "(or data.path) to a folder holding the four IDX files or mnist.pkl.gz"
+    )
     out = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"))
     assert out.exit_code == 2 and out.output.strip() == f"error: {line}"
     assert not (tmp_path / "runs").exists()
@@ -239,8 +296,9 @@ def test_unknown_sweep_name_lists_the_shipped_ones(monkeypatch):
 @pytest.fixture(scope="module")
 def small_sweep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sw")
-    f = write(tmp, "name: tiny\nbase: {model: {sizes: [784, 20, 10]}}\n"
-                   "grid: {model.activation: [sigmoid, relu]}\nseeds: 2\n")
+    f = write(
+        tmp, "name: tiny\nbase: {model: {sizes: [784, 20, 10]}}\ngrid: {model.activation: [sigmoid, relu]}\nseeds: 2\n"
+    )
     out = invoke("sweep", str(f), "--runs-dir", str(tmp / "runs"), "--jobs", "1", *sets())
     assert out.exit_code == 0, out.output
     return sweep_dir_of(tmp / "runs"), out.output
@@ -249,7 +307,14 @@ def small_sweep(tmp_path_factory):
 def test_sweep_directory_layout(small_sweep):
     d, _ = small_sweep
     assert d.name.endswith("-tiny")
-    assert {p.name for p in d.iterdir()} >= {"sweep.yaml", "sweep.json", "members", "results.csv", "summary.md", "plots"}
+    assert {p.name for p in d.iterdir()} >= {
+        "sweep.yaml",
+        "sweep.json",
+        "members",
+        "results.csv",
+        "summary.md",
+        "plots",
+    }
     doc = json.loads((d / "sweep.json").read_text())
     assert doc["format"] == 1 and doc["keys"] == ["model.activation"] and doc["status"] == "completed"
     assert [m["dir"] for m in doc["members"]] == [f"members/m00{i}" for i in range(4)]
@@ -286,8 +351,11 @@ def test_summary_delta_norms_are_mean_and_std_of_the_members_initial_norms(small
     head = [c.strip() for c in next(l for l in md if l.startswith("| configuration")).strip("|").split("|")]
     for act in ("sigmoid", "relu"):
         row = [c.strip() for c in next(l for l in md if l.startswith(f"| {act}")).strip("|").split("|")]
-        members = [json.loads((d / "members" / r["id"] / "summary.json").read_text())
-                   for r in results(d) if r["model.activation"] == act]
+        members = [
+            json.loads((d / "members" / r["id"] / "summary.json").read_text())
+            for r in results(d)
+            if r["model.activation"] == act
+        ]
         for layer, column in ((1, "‖δ‖ h1"), (2, "‖δ‖ out")):
             m, sd, n = mean_std(s["delta_norms"]["initial"][layer - 1] for s in members)
             assert n == 2 and sd > 0
@@ -329,9 +397,14 @@ def test_jobs_2_gives_the_same_results_as_in_process(tmp_path, small_sweep):
 
 
 def test_a_failing_member_does_not_stop_the_others(tmp_path):
-    f = write(tmp_path, "name: bad\nbase: {model: {sizes: [784, 20, 10], activation: relu}, regularization: {l2: 5.0}}\n"
-                        "grid: {optimizer.learning_rate: [0.5, 1000000.0, 0.1]}\n")
-    r = CliRunner().invoke(cli, ["sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets()])
+    f = write(
+        tmp_path,
+        "name: bad\nbase: {model: {sizes: [784, 20, 10], activation: relu}, regularization: {l2: 5.0}}\n"
+        "grid: {optimizer.learning_rate: [0.5, 1000000.0, 0.1]}\n",
+    )
+    r = CliRunner().invoke(
+        cli, ["sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets()]
+    )
     assert r.exit_code == 1
     rows = results(sweep_dir_of(tmp_path / "runs"))
     assert [x["status"] for x in rows] == ["completed", "diverged", "completed"]
@@ -359,8 +432,11 @@ def test_a_member_that_crashes_is_that_members_failure(tmp_path, monkeypatch):
     r = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots", *sets())
     assert r.exit_code == 1 and len(calls) == 3
     d = sweep_dir_of(tmp_path / "runs")
-    assert [(x["status"], x["error"]) for x in results(d)] == [("completed", ""), ("failed", "RuntimeError: boom"),
-                                                                ("completed", "")]
+    assert [(x["status"], x["error"]) for x in results(d)] == [
+        ("completed", ""),
+        ("failed", "RuntimeError: boom"),
+        ("completed", ""),
+    ]
     assert "failed: m001 (seed 1, " in r.output and ": failed: RuntimeError: boom" in r.output
     assert json.loads((d / "sweep.json").read_text())["status"] == "failed"
 
@@ -440,8 +516,18 @@ def test_every_shipped_sweep_is_valid(monkeypatch):
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "configs" / "sweeps").glob("*.yaml")))
 def test_every_shipped_sweep_runs_as_a_smoke_version(name, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    out = invoke("sweep", name, "--seeds", "1", "--runs-dir", str(tmp_path), "-j", "1", "--no-plots",
-                 *sets("training.batch_size=10", "training.full_batch=false"))
+    out = invoke(
+        "sweep",
+        name,
+        "--seeds",
+        "1",
+        "--runs-dir",
+        str(tmp_path),
+        "-j",
+        "1",
+        "--no-plots",
+        *sets("training.batch_size=10", "training.full_batch=false"),
+    )
     assert out.exit_code == 0, out.output
     assert all(r["status"] == "completed" for r in results(sweep_dir_of(tmp_path)))
 
@@ -456,8 +542,18 @@ def _free_port() -> int:
 def test_dask_executor_without_dask_installed_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails as if not installed
     f = write(tmp_path, "name: nodask\nbase: {model: {sizes: [784, 20, 10]}}\n")
-    out = invoke("sweep", str(f), "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1",
-                 "--runs-dir", str(tmp_path / "runs"), "--no-plots", *sets())
+    out = invoke(
+        "sweep",
+        str(f),
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--no-plots",
+        *sets(),
+    )
     assert out.exit_code == 2
     assert out.output.strip() == "error: --executor dask needs Dask: pip install 'nnlab[dask]'"
     assert not (tmp_path / "runs").exists()
@@ -521,16 +617,49 @@ def test_a_sweep_runs_on_a_real_dask_cluster(tmp_path):
         pytest.skip("dask command not installed")
     port = _free_port()
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    procs = [
+        subprocess.Popen(
+            [str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+    ]
     try:
         time.sleep(2)
-        procs.append(subprocess.Popen([str(dask), "worker", f"tcp://127.0.0.1:{port}", "--nthreads", "1", "--nworkers", "1",
-                                       "--no-dashboard", "--local-directory", str(tmp_path / "worker")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(dask),
+                    "worker",
+                    f"tcp://127.0.0.1:{port}",
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(tmp_path / "worker"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                cwd=tmp_path,
+            )
+        )
         f = write(tmp_path, "name: dasky\nbase: {model: {sizes: [784, 20, 10]}}\nseeds: 2\n")
-        out = invoke("sweep", str(f), "--executor", "dask", "--scheduler", f"tcp://127.0.0.1:{port}",
-                     "--runs-dir", str(tmp_path / "runs"), "--no-plots", *sets())
+        out = invoke(
+            "sweep",
+            str(f),
+            "--executor",
+            "dask",
+            "--scheduler",
+            f"tcp://127.0.0.1:{port}",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--no-plots",
+            *sets(),
+        )
         assert out.exit_code == 0, out.output
         d = sweep_dir_of(tmp_path / "runs")
         rows = results(d)

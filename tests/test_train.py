@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from nnlab.build import build_data, build_network
 from nnlab.cli.main import cli as main
 from nnlab.config import load_config
 from nnlab.experiment import run_experiment
-from nnlab.instruments import ActivationStats, BatchStats, ListSink, ProbeGradients
+from nnlab.instruments import BatchStats, ListSink, ProbeGradients
 from nnlab.instruments.layers import activation_stats
 from nnlab.network import one_hot
 from nnlab.training import Hook, train
@@ -41,7 +40,9 @@ def rows(path: Path) -> list[dict[str, str]]:
 def run(tmp_path_factory):
     """One small completed run, shared by the run-directory tests."""
     cfg = small_cfg()
-    result = run_experiment(cfg, overrides=SMALL, config_file=QUICK, runs_dir=tmp_path_factory.mktemp("runs"), display="quiet")
+    result = run_experiment(
+        cfg, overrides=SMALL, config_file=QUICK, runs_dir=tmp_path_factory.mktemp("runs"), display="quiet"
+    )
     return cfg, result
 
 
@@ -50,8 +51,19 @@ def test_run_directory_holds_every_file_of_the_contract(run):
     cfg, result = run
     assert result.status == "completed" and result.exit_code == 0
     names = {p.name for p in result.run_dir.iterdir()}
-    expected = {"config.yaml", "overrides.json", "meta.json", "metrics.csv", "gradients.csv", "activations.csv",
-                "summary.json", "accuracy.md", "weights.npz", "optimizer.npz", "checkpoint"}
+    expected = {
+        "config.yaml",
+        "overrides.json",
+        "meta.json",
+        "metrics.csv",
+        "gradients.csv",
+        "activations.csv",
+        "summary.json",
+        "accuracy.md",
+        "weights.npz",
+        "optimizer.npz",
+        "checkpoint",
+    }
     assert expected <= names
     assert result.run_dir.name.endswith("-quickstart")
 
@@ -74,8 +86,18 @@ def test_meta_records_versions_seed_times_and_status(run):
 def test_metrics_has_a_row_per_epoch_from_the_untrained_network(run):
     cfg, result = run
     table = rows(result.run_dir / "metrics.csv")
-    assert list(table[0]) == ["epoch", "step", "seconds", "train_loss", "train_accuracy", "validation_loss",
-                              "validation_accuracy", "test_loss", "test_accuracy", "lr"]
+    assert list(table[0]) == [
+        "epoch",
+        "step",
+        "seconds",
+        "train_loss",
+        "train_accuracy",
+        "validation_loss",
+        "validation_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+    ]
     assert [int(r["epoch"]) for r in table] == [0, 1, 2, 3]
     assert [int(r["step"]) for r in table] == [0, 40, 80, 120]  # 400 examples / batch 10
     assert all(0.0 <= float(r["validation_accuracy"]) <= 1.0 for r in table)
@@ -180,8 +202,16 @@ def test_batch_stats_average_the_sampled_steps_of_an_epoch():
     from nnlab.build import build_optimizer
 
     w = Watch()
-    train(net, build_optimizer(cfg), data.X_train, data.y_train, epochs=1, batch_size=100,
-          rng=np.random.default_rng(1), hooks=[BatchStats(sink, every=2), w])
+    train(
+        net,
+        build_optimizer(cfg),
+        data.X_train,
+        data.y_train,
+        epochs=1,
+        batch_size=100,
+        rng=np.random.default_rng(1),
+        hooks=[BatchStats(sink, every=2), w],
+    )
     assert sink.values("gradients", "batch_grad_norm", 1) == pytest.approx([np.mean(w.grads[::2])])
     assert sink.values("gradients", "update_ratio", 1) == pytest.approx([np.mean(w.ratios[::2])])
 
@@ -212,7 +242,9 @@ def test_ctrl_c_records_interrupted_keeps_history_and_reraises(tmp_path):
 
 
 def test_an_unexpected_error_records_failed_with_the_error(tmp_path):
-    result = run_experiment(small_cfg(), runs_dir=tmp_path, display="quiet", hooks=[RaiseAt(1, RuntimeError("disk on fire"))])
+    result = run_experiment(
+        small_cfg(), runs_dir=tmp_path, display="quiet", hooks=[RaiseAt(1, RuntimeError("disk on fire"))]
+    )
     assert result.status == "failed" and result.exit_code == 1
     meta = _meta(result.run_dir)
     assert meta["status"] == "failed" and meta["error"] == "RuntimeError: disk on fire"
@@ -231,9 +263,23 @@ def test_divergence_ends_with_status_diverged_naming_epoch_and_layer(tmp_path):
 
 def test_cli_divergence_prints_one_line_and_exits_3_without_warnings(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "nnlab.cli.main", "train", QUICK, "--runs-dir", str(tmp_path), "-q",
-         *[f"--set={s}" for s in SMALL], "--set", "model.activation=relu", "--set", "optimizer.learning_rate=1e6"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "nnlab.cli.main",
+            "train",
+            QUICK,
+            "--runs-dir",
+            str(tmp_path),
+            "-q",
+            *[f"--set={s}" for s in SMALL],
+            "--set",
+            "model.activation=relu",
+            "--set",
+            "optimizer.learning_rate=1e6",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert out.returncode == 3
     assert out.stderr.startswith("error: diverged: training diverged in epoch 1")
@@ -249,7 +295,9 @@ def test_same_seed_gives_identical_runs(tmp_path):
 
 def test_missing_mnist_says_how_to_get_it_and_creates_no_run_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "empty"))
-    out = CliRunner().invoke(main, ["train", QUICK, "--set", "data.dataset=mnist", "--runs-dir", str(tmp_path / "runs")])
+    out = CliRunner().invoke(
+        main, ["train", QUICK, "--set", "data.dataset=mnist", "--runs-dir", str(tmp_path / "runs")]
+    )
     assert out.exit_code == 2
     assert "nnlab data fetch mnist" in out.output
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
@@ -257,7 +305,9 @@ def test_missing_mnist_says_how_to_get_it_and_creates_no_run_dir(tmp_path, monke
 
 # -- the command line ---------------------------------------------------------------
 def test_dry_run_prints_the_resolved_config_with_overrides(tmp_path):
-    out = CliRunner().invoke(main, ["train", QUICK, "--dry-run", "--set", "optimizer.name=adam", "--set", "training.epochs=2"])
+    out = CliRunner().invoke(
+        main, ["train", QUICK, "--dry-run", "--set", "optimizer.name=adam", "--set", "training.epochs=2"]
+    )
     assert out.exit_code == 0
     printed = yaml.safe_load(out.output)
     assert printed["optimizer"]["name"] == "adam" and printed["training"]["epochs"] == 2
@@ -267,8 +317,19 @@ def test_dry_run_prints_the_resolved_config_with_overrides(tmp_path):
 
 def test_smoke_runs_any_config_small_with_every_instrument(tmp_path):
     out = CliRunner().invoke(
-        main, ["train", QUICK, "--smoke", "--runs-dir", str(tmp_path), "--quiet",
-               "--set", "instruments.activations=false", "--set", "training.epochs=50"]
+        main,
+        [
+            "train",
+            QUICK,
+            "--smoke",
+            "--runs-dir",
+            str(tmp_path),
+            "--quiet",
+            "--set",
+            "instruments.activations=false",
+            "--set",
+            "training.epochs=50",
+        ],
     )
     assert out.exit_code == 0, out.output
     (run_dir,) = tmp_path.iterdir()
@@ -311,8 +372,11 @@ def test_help_and_version_do_not_import_matplotlib():
 def test_the_cli_uses_one_blas_thread_unless_told_otherwise(env, expected):
     import os
 
-    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                                               "MKL_NUM_THREADS", "NNLAB_BLAS_THREADS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NNLAB_BLAS_THREADS")
+    }
     code = "import os; from nnlab.cli.main import limit_blas_threads; limit_blas_threads(); print(os.environ['OPENBLAS_NUM_THREADS'])"
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from helpers import blobs, build_net
+
 from nnlab.errors import DivergedError
 from nnlab.optimizers import global_norm, make_optimizer
 from nnlab.training import EarlyStopping, EvalSet, Hook, train

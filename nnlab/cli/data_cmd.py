@@ -43,11 +43,23 @@ class _RichReporter(_PlainReporter):
     """A byte progress bar per download, for a terminal."""
 
     def __init__(self, console: Any = None) -> None:
-        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
-                                   TimeRemainingColumn, TransferSpeedColumn)
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
         self.task: Any = None
 
     def __enter__(self) -> _RichReporter:
@@ -87,13 +99,26 @@ def data() -> None:
 
 @data.command("fetch")
 @click.argument("dataset", type=click.Choice(["mnist"]))
-@click.option("--dir", "dest", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the files [default: $NNLAB_DATA/mnist or ~/.cache/nnlab/mnist].")
-@click.option("--mirror", "mirrors", multiple=True, metavar="URL",
-              help="Base URL to download from; repeat for fallbacks [default: $NNLAB_MNIST_MIRRORS,"
-                   " else the built-in list].")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Seconds to wait for a mirror before trying the next.")
+@click.option(
+    "--dir",
+    "dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files [default: $NNLAB_DATA/mnist or ~/.cache/nnlab/mnist].",
+)
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="URL",
+    help="Base URL to download from; repeat for fallbacks [default: $NNLAB_MNIST_MIRRORS, else the built-in list].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a mirror before trying the next.",
+)
 @user_errors
 def fetch(dataset: str, dest: Path | None, mirrors: tuple[str, ...], timeout: float) -> None:
     """Download DATASET's files, verify their sha256 and put them in place.
@@ -115,13 +140,19 @@ def fetch(dataset: str, dest: Path | None, mirrors: tuple[str, ...], timeout: fl
     except UserError:
         found = None
     if found != folder.resolve():
-        click.echo(f"nnlab looks in {default_data_dir()} by default: set NNLAB_DATA={folder}"
-                   " (or data.path in a config) to use these files")
+        click.echo(
+            f"nnlab looks in {default_data_dir()} by default: set NNLAB_DATA={folder}"
+            " (or data.path in a config) to use these files"
+        )
 
 
 @data.command("info")
-@click.option("--dir", "data_dir", type=click.Path(path_type=Path),
-              help="Data folder to inspect [default: $NNLAB_DATA or ~/.cache/nnlab].")
+@click.option(
+    "--dir",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    help="Data folder to inspect [default: $NNLAB_DATA or ~/.cache/nnlab].",
+)
 @user_errors
 def info(data_dir: Path | None) -> None:
     """Show which dataset files are present and whether they verify."""
@@ -136,20 +167,27 @@ def info(data_dir: Path | None) -> None:
     data_dir = (data_dir or default_data_dir()).expanduser()
     # the first folder holding any IDX file (where the loader looks), else the one
     # `nnlab data fetch mnist` fills
-    idx_folder = next((f for f in idx_folders(data_dir)
-                       if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist")
+    idx_folder = next(
+        (f for f in idx_folders(data_dir) if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist"
+    )
     table = Table("dataset", "file", "status", "size")
     for st in inspect_idx(idx_folder):
-        status = "verified" if st.problem is None else (
-            "missing" if st.path is None else f"BAD: {st.problem}")
+        status = "verified" if st.problem is None else ("missing" if st.path is None else f"BAD: {st.problem}")
         table.add_row("mnist (IDX)", st.name, status, f"{st.size:,}" if st.path else "")
     pickle = data_dir / PICKLE_NAME
-    table.add_row("mnist (pickle)", PICKLE_NAME, "present" if pickle.is_file() else "missing",
-                  f"{pickle.stat().st_size:,}" if pickle.is_file() else "")
+    table.add_row(
+        "mnist (pickle)",
+        PICKLE_NAME,
+        "present" if pickle.is_file() else "missing",
+        f"{pickle.stat().st_size:,}" if pickle.is_file() else "",
+    )
     mini = load_dataset("mnist-mini")
-    table.add_row("mnist-mini", MINI_PATH.name, f"embedded: {len(mini.train)} train,"
-                  f" {len(mini.validation)} validation, {len(mini.test)} test",
-                  f"{MINI_PATH.stat().st_size:,}")
+    table.add_row(
+        "mnist-mini",
+        MINI_PATH.name,
+        f"embedded: {len(mini.train)} train, {len(mini.validation)} validation, {len(mini.test)} test",
+        f"{MINI_PATH.stat().st_size:,}",
+    )
     click.echo(f"data folder: {data_dir}  (IDX files looked for in {idx_folder})")
     Console(width=None if sys.stdout.isatty() else 120).print(table)
     try:

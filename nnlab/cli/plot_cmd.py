@@ -17,9 +17,21 @@ FORMATS = ("png", "svg", "pdf")
 
 @click.command("plot", short_help="Figures of a run, of a sweep or comparing runs (PNG, SVG or PDF).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[RUN_DIR|SWEEP_DIR] [MORE_RUN_DIRS]...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True, help="Figure file format.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), help="Folder for the figures (default: RUN_DIR/plots or SWEEP_DIR/plots; ./plots for several runs or --activations alone).")
-@click.option("--activations", "activations", is_flag=True, help="Also draw every activation function of the engine and its derivative (a teaching figure).")
+@click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True, help="Figure file format."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the figures (default: RUN_DIR/plots or SWEEP_DIR/plots; ./plots for several runs or --activations alone).",
+)
+@click.option(
+    "--activations",
+    "activations",
+    is_flag=True,
+    help="Also draw every activation function of the engine and its derivative (a teaching figure).",
+)
 @user_errors
 def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, activations: bool) -> None:
     """Draw the figures of RUN_DIR (or compare a SWEEP_DIR's members, or several run directories).

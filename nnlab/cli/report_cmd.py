@@ -14,8 +14,20 @@ SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tx
 
 @click.command("report", short_help="Tables of final/best accuracy, per-layer ||δ^l|| and wall time.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="RUN_DIR|SWEEP_DIR...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="table (default on screen), md, csv or json; with --output, the file's suffix picks it when not given.")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of printing.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="table (default on screen), md, csv or json; with --output, the file's suffix picks it when not given.",
+)
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to FILE instead of printing.",
+)
 @user_errors
 def report(paths: tuple[Path, ...], fmt: str | None, output: Path | None) -> None:
     """Tables of the runs in RUN_DIR... (run directories, sweep directories or folders of runs).

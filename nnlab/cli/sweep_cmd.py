@@ -24,13 +24,29 @@ class SweepProgress:
     def start(self, total: int, already: int) -> None:
         self.total, self.count, self.t0 = total, already, time.perf_counter()
         if already and not self.quiet:
-            click.echo(f"all {total} members already completed; nothing to run" if already == total else
-                       f"{already} of {total} members already completed; running the other {total - already}")
+            click.echo(
+                f"all {total} members already completed; nothing to run"
+                if already == total
+                else f"{already} of {total} members already completed; running the other {total - already}"
+            )
         if self.rich:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self._p = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
-                               TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn())
+            self._p = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             self._task = self._p.add_task("sweep", total=total, completed=already, info="")
             self._p.start()
 
@@ -48,8 +64,10 @@ class SweepProgress:
             best = (s.get("best") or {}).get("validation_accuracy")
             acc = f" best validation {100 * best:.2f}%" if best is not None else ""
             err = f": {record.get('error')}" if record["status"] != "completed" else ""
-            click.echo(f"[{self.count}/{self.total}] {mid} {record['status']}{acc}{err}"
-                       f" ({time.perf_counter() - self.t0:.0f} s)")
+            click.echo(
+                f"[{self.count}/{self.total}] {mid} {record['status']}{acc}{err}"
+                f" ({time.perf_counter() - self.t0:.0f} s)"
+            )
 
     def stop(self) -> None:
         if self._p is not None:
@@ -59,18 +77,49 @@ class SweepProgress:
 
 @click.command()
 @click.argument("sweep", required=False)
-@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every member (repeatable).")
-@click.option("--grid", "grids", multiple=True, metavar="KEY=V1,V2",
-              help="Add a grid axis: key.path=v1,v2. Values are YAML; separate with ';' when they contain commas: "
-                   "--grid 'model.sizes=[784,30,10];[784,30,30,10]'.")
-@click.option("--seeds", metavar="N|S1,S2,...",
-              help="Run seeds 0..N-1, or the seeds listed (--seeds 3,4); replaces the file's seeds.")
-@click.option("-j", "--jobs", type=int, default=None, help="Local worker processes (default: the number of cores); 1 runs in-process.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default=None,
-              help="Local worker processes (the default) or an existing Dask cluster (--scheduler).")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every member (repeatable)."
+)
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    metavar="KEY=V1,V2",
+    help="Add a grid axis: key.path=v1,v2. Values are YAML; separate with ';' when they contain commas: "
+    "--grid 'model.sizes=[784,30,10];[784,30,30,10]'.",
+)
+@click.option(
+    "--seeds",
+    metavar="N|S1,S2,...",
+    help="Run seeds 0..N-1, or the seeds listed (--seeds 3,4); replaces the file's seeds.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=int,
+    default=None,
+    help="Local worker processes (default: the number of cores); 1 runs in-process.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Local worker processes (the default) or an existing Dask cluster (--scheduler).",
+)
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler address (implies --executor dask).")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs", show_default=True, help="Sweeps go to RUNS_DIR/sweeps/.")
-@click.option("--resume", type=click.Path(file_okay=False), metavar="SWEEP_DIR", help="Run only the members of SWEEP_DIR not completed.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False),
+    default="runs",
+    show_default=True,
+    help="Sweeps go to RUNS_DIR/sweeps/.",
+)
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    metavar="SWEEP_DIR",
+    help="Run only the members of SWEEP_DIR not completed.",
+)
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
 @click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
@@ -91,9 +140,9 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """
     from nnlab.errors import UserError
+    from nnlab.sweep import run as runner
     from nnlab.sweep.expand import check_data, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
-    from nnlab.sweep import run as runner
 
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
@@ -118,8 +167,11 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
         for key, value in shadowed_keys(spec).items():
-            click.echo(f"note: {key} is set to {value!r} in every member (--set and the file's set: list have the "
-                       f"last word over its grid and override values)", err=True)
+            click.echo(
+                f"note: {key} is set to {value!r} in every member (--set and the file's set: list have the "
+                f"last word over its grid and override values)",
+                err=True,
+            )
         if dry_run:
             for m in members:
                 click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))
@@ -134,15 +186,27 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             check_data(spec, members)
         sweep_dir = runner.start(spec, members, Path(runs_dir))
     if not quiet:
-        click.echo(f"sweep {spec.name}: {len(members)} members, "
-                   f"{'dask at ' + scheduler if executor == 'dask' else f'{min(jobs, len(members))} job(s)'} -> {sweep_dir}")
-    result = runner.run(spec, members, sweep_dir, executor=executor, jobs=jobs, scheduler=scheduler,
-                        progress=SweepProgress(quiet), resume=bool(resume))
+        click.echo(
+            f"sweep {spec.name}: {len(members)} members, "
+            f"{'dask at ' + scheduler if executor == 'dask' else f'{min(jobs, len(members))} job(s)'} -> {sweep_dir}"
+        )
+    result = runner.run(
+        spec,
+        members,
+        sweep_dir,
+        executor=executor,
+        jobs=jobs,
+        scheduler=scheduler,
+        progress=SweepProgress(quiet),
+        resume=bool(resume),
+    )
     _show(result, sweep_dir, spec.name, quiet)
     if not no_plots and not result.interrupted:
         _plots(sweep_dir, quiet)
     for m, rec in result.failures:
-        click.echo(f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True)
+        click.echo(
+            f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True
+        )
     if result.interrupted:
         click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
     sys.exit(result.exit_code)

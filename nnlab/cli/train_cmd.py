@@ -6,7 +6,6 @@ import signal
 import sys
 import tempfile
 import threading
-from pathlib import Path
 
 import click
 
@@ -46,11 +45,31 @@ def _load(config: str, overrides: list[str], smoke: bool):
 
 @click.command()
 @click.argument("config", required=False, type=click.Path(dir_okay=False))
-@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a config key (repeatable), e.g. --set optimizer.learning_rate=0.5")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a config key (repeatable), e.g. --set optimizer.learning_rate=0.5",
+)
 @click.option("--dry-run", is_flag=True, help="Print the resolved config (defaults and overrides applied) and exit.")
-@click.option("--smoke", is_flag=True, help="Run end to end in seconds: a few hundred examples, one epoch, all instruments, output in a temporary folder.")
-@click.option("--resume", "resume", type=click.Path(file_okay=False), metavar="RUN_DIR", help="Continue an interrupted or killed run from its last checkpoint.")
-@click.option("--runs-dir", type=click.Path(file_okay=False), help="Folder for the run directory (default: output.runs_dir of the config).")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Run end to end in seconds: a few hundred examples, one epoch, all instruments, output in a temporary folder.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(file_okay=False),
+    metavar="RUN_DIR",
+    help="Continue an interrupted or killed run from its last checkpoint.",
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False),
+    help="Folder for the run directory (default: output.runs_dir of the config).",
+)
 @click.option("--name", help="Run name (default: the config's name).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and the run directory.")
 @click.option("--plain", is_flag=True, help="Plain one-line-per-epoch output even on a terminal.")

@@ -72,9 +72,7 @@ def batch_problems(cfg: Config, n_train: int, source: str | None = None) -> Prob
     size = "the training-set size" + (f" ({source})" if source else "")
     errors: Problems = []
     if t.full_batch and t.batch_size != n_train:
-        message = (
-            f"got {t.batch_size} with full_batch: true; must be {n_train} (the training-set size) or left out"
-        )
+        message = f"got {t.batch_size} with full_batch: true; must be {n_train} (the training-set size) or left out"
         errors.append((("training", "batch_size"), message))
     elif t.batch_size > n_train:
         errors.append((("training", "batch_size"), f"got {t.batch_size}; must be at most {n_train}, {size}"))

@@ -8,8 +8,9 @@ duplicate keys, which safe_load would silently resolve to the last one.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -125,16 +126,18 @@ def read_config_file(path: str | Path, label: str | None = None) -> Any:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        what = err.problem if isinstance(err, (RefusedTag, DuplicateKey, RecursiveAlias)) else f"malformed YAML: {err.problem}"
+        what = (
+            err.problem
+            if isinstance(err, (RefusedTag, DuplicateKey, RecursiveAlias))
+            else f"malformed YAML: {err.problem}"
+        )
         raise UserError(f"{label}: {where}{what}") from None
     except yaml.YAMLError as err:
         raise UserError(f"{label}: malformed YAML: {err}") from None
     return {} if data is None else data
 
 
-def load_config(
-    source: str | Path | dict, overrides: Sequence[str] = (), *, base_name: str | None = None
-) -> Config:
+def load_config(source: str | Path | dict, overrides: Sequence[str] = (), *, base_name: str | None = None) -> Config:
     """Read ``source`` (a YAML path or a parsed dict), apply ``overrides``, validate.
 
     The run ``name`` defaults to ``base_name``, else the file's stem, else
@@ -184,9 +187,7 @@ class _Dumper(yaml.SafeDumper):
 
 # lists on one line ([784, 30, 10]); sections stay in block style
 _Dumper.add_representer(list, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
-_Dumper.add_representer(
-    _FlowDict, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True)
-)
+_Dumper.add_representer(_FlowDict, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
 
 # parts written {name: ..., param: ...} stay on one line
 _SPEC_PATHS = [
@@ -207,4 +208,3 @@ def dump_config(cfg: Config) -> str:
         if isinstance(section[key], dict):
             section[key] = _FlowDict(section[key])
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-

@@ -8,7 +8,8 @@ allowed>``. The path comes from pydantic's ``loc`` (list indices as
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from nnlab.config.messages import dotted, model_at, raw_at
 from nnlab.config.values import Loc, closest, show

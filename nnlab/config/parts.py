@@ -195,9 +195,7 @@ def parse_activation(value: Any, role: str) -> ActivationSpec:
             return f"'{name}' is not allowed as the output activation; valid: {listed}"
         return unknown_name("activation", name, valid)
 
-    return _parse_spec(
-        value, ActivationSpec, check_name, ACTIVATION_PARAMS, "an activation", "leaky_relu, slope: 0.1"
-    )
+    return _parse_spec(value, ActivationSpec, check_name, ACTIVATION_PARAMS, "an activation", "leaky_relu, slope: 0.1")
 
 
 def parse_init(value: Any) -> InitSpec:

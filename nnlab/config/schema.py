@@ -11,7 +11,7 @@ value, changed only by loading it again with overrides.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Optional
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
@@ -130,12 +130,12 @@ class InitConfig(Section):
 
 class ModelConfig(Section):
     sizes: Annotated[list[int], BeforeValidator(_sizes)] = [784, 30, 10]
-    activation: Annotated[
-        ActivationSpec | list[ActivationSpec], BeforeValidator(_hidden_activation)
-    ] = ActivationSpec(name="sigmoid")
-    output: Annotated[
-        ActivationSpec, BeforeValidator(lambda v: parse_activation(v, "output"))
-    ] = ActivationSpec(name="sigmoid")
+    activation: Annotated[ActivationSpec | list[ActivationSpec], BeforeValidator(_hidden_activation)] = ActivationSpec(
+        name="sigmoid"
+    )
+    output: Annotated[ActivationSpec, BeforeValidator(lambda v: parse_activation(v, "output"))] = ActivationSpec(
+        name="sigmoid"
+    )
     cost: Annotated[str, BeforeValidator(registered("cost", cost_names))] = "cross_entropy"
     cost_reduction: Annotated[Literal["sum", "mean"], BeforeValidator(choice("sum", "mean"))] = "sum"
     init: InitConfig = Field(default_factory=InitConfig)
@@ -164,12 +164,13 @@ class ModelConfig(Section):
 
 # -- optimizer -----------------------------------------------------------------
 
+
 def _unset_or(check: Any) -> Any:
     """An optimizer parameter: None means "not this optimizer's" (filled in by ``_prepare``)."""
     return BeforeValidator(lambda v: None if v is None else check(v))
 
 
-_OptRate = Annotated[Optional[float], _unset_or(PARAM_CHECKS["rho"])]
+_OptRate = Annotated[float | None, _unset_or(PARAM_CHECKS["rho"])]
 
 
 class OptimizerConfig(Section):
@@ -182,11 +183,11 @@ class OptimizerConfig(Section):
     name: Annotated[str, BeforeValidator(registered("optimizer", optimizer_names))] = "sgd"
     learning_rate: Positive = 0.1
     momentum: _OptRate = None
-    nesterov: Annotated[Optional[bool], _unset_or(PARAM_CHECKS["nesterov"])] = None
+    nesterov: Annotated[bool | None, _unset_or(PARAM_CHECKS["nesterov"])] = None
     rho: _OptRate = None
     rho1: _OptRate = None
     rho2: _OptRate = None
-    delta: Annotated[Optional[float], _unset_or(PARAM_CHECKS["delta"])] = None
+    delta: Annotated[float | None, _unset_or(PARAM_CHECKS["delta"])] = None
 
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
@@ -270,7 +271,7 @@ class TrainingConfig(Section):
 class DataConfig(Section):
     dataset: Annotated[str, BeforeValidator(registered("dataset", dataset_names))] = "mnist"
     split: Annotated[Literal["nielsen", "first10k"], BeforeValidator(choice("nielsen", "first10k"))] = "nielsen"
-    path: Annotated[Optional[str], BeforeValidator(text("a folder path", optional=True))] = None
+    path: Annotated[str | None, BeforeValidator(text("a folder path", optional=True))] = None
     train_size: OptInt1 = None
     validation_size: OptInt1 = None
     test_size: OptInt1 = None
@@ -295,9 +296,9 @@ class InstrumentsConfig(Section):
     batch_stats: Flag = True
     batch_stats_every: Int1 = 10
     activations: Flag = True
-    train_metrics: Annotated[
-        Literal["probe", "full", "none"], BeforeValidator(choice("probe", "full", "none"))
-    ] = "probe"
+    train_metrics: Annotated[Literal["probe", "full", "none"], BeforeValidator(choice("probe", "full", "none"))] = (
+        "probe"
+    )
 
 
 class OutputConfig(Section):
@@ -369,4 +370,3 @@ def dropout_rates(cfg: Config) -> list[float]:
     """One dropout rate per hidden layer (a single one is repeated)."""
     rates = cfg.regularization.dropout
     return list(rates) if isinstance(rates, list) else [rates] * cfg.model.n_hidden
-

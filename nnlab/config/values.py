@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Annotated, Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
@@ -291,8 +292,8 @@ def not_a_param(key: Any, owner: str, takes: Iterable[str]) -> str:
 
 Int0 = Annotated[int, BeforeValidator(integer(0))]
 Int1 = Annotated[int, BeforeValidator(integer(1))]
-OptInt1 = Annotated[Optional[int], BeforeValidator(integer(1, optional=True))]
+OptInt1 = Annotated[int | None, BeforeValidator(integer(1, optional=True))]
 Positive = Annotated[float, BeforeValidator(number(gt=0))]
 NonNegative = Annotated[float, BeforeValidator(number(ge=0))]
-OptPositive = Annotated[Optional[float], BeforeValidator(number(gt=0, optional=True))]
+OptPositive = Annotated[float | None, BeforeValidator(number(gt=0, optional=True))]
 Flag = Annotated[bool, BeforeValidator(flag)]

@@ -1,8 +1,8 @@
 """Datasets: MNIST from IDX files or Nielsen's pickle, and an embedded mini subset.
 
-    from nnlab.data import load_dataset, scale_pixels
-    ds = load_dataset("mnist", split="nielsen")      # uint8 pixels
-    X = scale_pixels(ds.train.X, 256, np.float32)    # Nielsen's pixel/256
+from nnlab.data import load_dataset, scale_pixels
+ds = load_dataset("mnist", split="nielsen")      # uint8 pixels
+X = scale_pixels(ds.train.X, 256, np.float32)    # Nielsen's pixel/256
 """
 
 from nnlab.data.datasets import (

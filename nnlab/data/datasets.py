@@ -8,9 +8,9 @@ turns them into floats when a run needs them, with the run's own convention
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -142,11 +142,9 @@ def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)")
 
 
-DATASETS.register("mnist")(
-    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist))
+DATASETS.register("mnist")(DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist))
 # mnist-mini's parts are fixed prefixes of Nielsen's three parts: no other split
-DATASETS.register("mnist-mini")(
-    DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini))
+DATASETS.register("mnist-mini")(DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini))
 
 
 def _subset(part: Split, n: int | None, what: str, dataset: str) -> Split:

@@ -18,9 +18,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, Sequence
+from typing import BinaryIO, Protocol
 
 from nnlab import __version__
 from nnlab.data.datasets import default_data_dir
@@ -39,14 +40,10 @@ MIRRORS_ENV = "NNLAB_MNIST_MIRRORS"
 # file stem -> (sha256, size in bytes) of the UNCOMPRESSED payload: the
 # official values (see ../shared/data/PROVENANCE.txt).
 PAYLOADS: dict[str, tuple[str, int]] = {
-    "train-images-idx3-ubyte": (
-        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
-    "train-labels-idx1-ubyte": (
-        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
-    "t10k-images-idx3-ubyte": (
-        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7_840_016),
-    "t10k-labels-idx1-ubyte": (
-        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10_008),
+    "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
+    "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
+    "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7_840_016),
+    "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10_008),
 }
 SCHEMES = ("http", "https", "file")
 _CHUNK = 1 << 16
@@ -109,9 +106,7 @@ def resolve_mirrors(mirrors: Sequence[str] | None = None) -> list[str]:
         mirrors = [m.strip() for m in env.split(",") if m.strip()] or MIRRORS
     for url in mirrors:
         if urllib.parse.urlsplit(url).scheme not in SCHEMES:
-            raise UserError(
-                f"mirror {url!r} is not a URL; give one starting with http://, https:// or file://"
-            )
+            raise UserError(f"mirror {url!r} is not a URL; give one starting with http://, https:// or file://")
     return list(mirrors)
 
 
@@ -170,9 +165,7 @@ def _describe(err: BaseException, timeout: float) -> str:
     return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
 
 
-def _download(
-    url: str, out: BinaryIO, limit: int, timeout: float, name: str, reporter: FetchReporter
-) -> None:
+def _download(url: str, out: BinaryIO, limit: int, timeout: float, name: str, reporter: FetchReporter) -> None:
     """Stream ``url`` into ``out``, at most ``limit`` bytes."""
     request = urllib.request.Request(url, headers={"User-Agent": f"nnlab/{__version__}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:

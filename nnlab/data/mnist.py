@@ -40,9 +40,7 @@ HOW_TO_GET = (
 
 
 def _corrupt(path: Path, detail: str) -> UserError:
-    return UserError(
-        f"{path} is truncated or corrupt: {detail}; delete it and run `nnlab data fetch mnist`"
-    )
+    return UserError(f"{path} is truncated or corrupt: {detail}; delete it and run `nnlab data fetch mnist`")
 
 
 def read_idx(path: str | Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -185,8 +183,10 @@ def load_nielsen_pickle(path: str | Path) -> tuple[Arrays, Arrays]:
     path = Path(path)
     obj = safe_load_pickle(path)
     expected = [((n, N_PIXELS), (n,)) for n in (N_TRAIN - N_TEST, N_TEST, N_TEST)]
-    pairs = isinstance(obj, (tuple, list)) and len(obj) == 3 and all(
-        isinstance(part, (tuple, list)) and len(part) == 2 for part in obj
+    pairs = (
+        isinstance(obj, (tuple, list))
+        and len(obj) == 3
+        and all(isinstance(part, (tuple, list)) and len(part) == 2 for part in obj)
     )
     found = [(part[0].shape, part[1].shape) for part in obj] if pairs else type(obj).__name__
     if found != expected:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,9 +72,7 @@ def _check_plain(obj: Any, path: Path) -> None:
             _check_plain(item, path)
     elif not isinstance(obj, np.ndarray) or obj.dtype.hasobject:
         what = type(obj).__name__ if not isinstance(obj, np.ndarray) else "object array"
-        raise UserError(
-            f"refusing to unpickle {what} from {path}: only numpy arrays are allowed"
-        )
+        raise UserError(f"refusing to unpickle {what} from {path}: only numpy arrays are allowed")
 
 
 def safe_load_pickle(path: str | Path) -> Any:
@@ -87,9 +86,7 @@ def safe_load_pickle(path: str | Path) -> Any:
         with gzip.open(path, "rb") as raw, io.BufferedReader(raw, 1 << 20) as f:
             obj = _ArrayUnpickler(f, encoding="latin1").load()
     except _Refused as refused:
-        raise UserError(
-            f"refusing to unpickle {refused} from {path}: only numpy arrays are allowed"
-        ) from None
+        raise UserError(f"refusing to unpickle {refused} from {path}: only numpy arrays are allowed") from None
     except FileNotFoundError:
         raise UserError(f"{path} does not exist") from None
     except Exception as err:  # noqa: BLE001 - any failure decoding an untrusted file means it is damaged
@@ -97,8 +94,7 @@ def safe_load_pickle(path: str | Path) -> Any:
         # numpy rebuilding an array from a damaged state)
         detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
         raise UserError(
-            f"{path} is truncated or corrupt: {detail};"
-            " delete it (or run `nnlab data fetch mnist` for the IDX files)"
+            f"{path} is truncated or corrupt: {detail}; delete it (or run `nnlab data fetch mnist` for the IDX files)"
         ) from None
     _check_plain(obj, path)
     return obj

@@ -12,8 +12,8 @@ import matplotlib; drawing does.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from nnlab.errors import UserError
 from nnlab.plotting.figures import (
@@ -30,8 +30,19 @@ from nnlab.results import Run, Sweep
 FORMATS = ("png", "svg", "pdf")
 
 __all__ = [
-    "FORMATS", "FigureSpec", "Panel", "Series", "SkipFigure", "RUN_FIGURES", "COMPARE_FIGURES",
-    "run_specs", "compare_specs", "plot_run", "plot_comparison", "plot_activations", "write_specs",
+    "FORMATS",
+    "FigureSpec",
+    "Panel",
+    "Series",
+    "SkipFigure",
+    "RUN_FIGURES",
+    "COMPARE_FIGURES",
+    "run_specs",
+    "compare_specs",
+    "plot_run",
+    "plot_comparison",
+    "plot_activations",
+    "write_specs",
 ]
 
 

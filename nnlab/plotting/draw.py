@@ -26,8 +26,10 @@ def draw(spec: FigureSpec):
     ncols = spec.ncols or min(n, 2)
     nrows = math.ceil(n / ncols)
     w, h = spec.panel_size
-    fig = Figure(figsize=(w * ncols, h * nrows + (0.4 if spec.title else 0)),
-                 layout="constrained" if spec.layout == "constrained" else None)
+    fig = Figure(
+        figsize=(w * ncols, h * nrows + (0.4 if spec.title else 0)),
+        layout="constrained" if spec.layout == "constrained" else None,
+    )
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=spec.sharey)
     if spec.layout == "grid":
@@ -69,7 +71,9 @@ def _draw_panel(ax, p: Panel) -> None:
         elif s.kind == "bar":
             bars = ax.bar(x, y, label=s.label, **s.style)
             if p.bar_labels:
-                ax.bar_label(bars, labels=[f"{v:.3g}" if np.isfinite(v) else "" for v in y], padding=2, fontsize="small")
+                ax.bar_label(
+                    bars, labels=[f"{v:.3g}" if np.isfinite(v) else "" for v in y], padding=2, fontsize="small"
+                )
         else:
             raise ValueError(f"unknown series kind {s.kind!r}")
     for xv, label in p.vlines:

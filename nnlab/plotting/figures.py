@@ -9,8 +9,9 @@ instrument switched off). No matplotlib here; see ``draw``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -18,12 +19,14 @@ from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
 from nnlab.results import (
     Run,
     Sweep,
-    Series as LayerSeries,
     config_value,
     differing_keys,
     layer_label,
     mean_std,
     point_label,
+)
+from nnlab.results import (
+    Series as LayerSeries,
 )
 
 DELTA_LABEL = "‖δˡ‖ = ‖∂C/∂bˡ‖ (probe-set mean gradient)"
@@ -104,8 +107,15 @@ def gradient_norms(run: Run) -> FigureSpec:
                 title=f"‖δˡ‖ per layer {title}",
                 xlabel="layer",
                 ylabel=DELTA_LABEL,
-                series=[Series(None, np.array(layers, dtype=float), np.array([values[l] for l in layers]), kind="bar",
-                               style={"color": "C0" if at == "initial" else "C1"})],
+                series=[
+                    Series(
+                        None,
+                        np.array(layers, dtype=float),
+                        np.array([values[l] for l in layers]),
+                        kind="bar",
+                        style={"color": "C0" if at == "initial" else "C1"},
+                    )
+                ],
                 logy=True,
                 xticks=ticks,
                 bar_labels=True,
@@ -125,7 +135,9 @@ def accuracy(run: Run) -> FigureSpec:
     best_acc = run.metric_at("validation_accuracy", best)
     vlines = []
     if best is not None:
-        vlines = [(float(best), f"best epoch {best}" + (f" (validation {best_acc:.2%})" if best_acc is not None else ""))]
+        vlines = [
+            (float(best), f"best epoch {best}" + (f" (validation {best_acc:.2%})" if best_acc is not None else ""))
+        ]
     panels = []
     for kind, ylabel, pct in (
         ("accuracy", "accuracy (% classified correctly)", True),
@@ -141,8 +153,15 @@ def accuracy(run: Run) -> FigureSpec:
         if kind == "accuracy" and best is not None:
             acc = run.metric_at("validation_accuracy", best)
             if acc is not None:
-                series.append(Series(None, np.array([float(best)]), np.array([acc]), kind="scatter",
-                                     style={"color": "black", "zorder": 5, "marker": "*", "s": 120}))
+                series.append(
+                    Series(
+                        None,
+                        np.array([float(best)]),
+                        np.array([acc]),
+                        kind="scatter",
+                        style={"color": "black", "zorder": 5, "marker": "*", "s": 120},
+                    )
+                )
         vals = np.concatenate([s.y for s in series])
         vals = vals[np.isfinite(vals)]
         panels.append(
@@ -180,11 +199,15 @@ def activation_health(run: Run) -> FigureSpec:
             x, w = _x(run, data[l])
             whole &= w
             series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
-        panels.append(Panel(f"{title} per layer", EPOCH_LABEL, ylabel, series, percent_y=True,
-                            ylim=(-0.02, 1.02), integer_x=whole))
+        panels.append(
+            Panel(
+                f"{title} per layer", EPOCH_LABEL, ylabel, series, percent_y=True, ylim=(-0.02, 1.02), integer_x=whole
+            )
+        )
     if not panels:
-        raise _no_data("activation health", "saturated_fraction/dead_fraction", "activations.csv",
-                       "instruments.activations")
+        raise _no_data(
+            "activation health", "saturated_fraction/dead_fraction", "activations.csv", "instruments.activations"
+        )
     return FigureSpec("activation_health", _title(run), panels)
 
 
@@ -264,16 +287,25 @@ def compare_accuracy(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec
         raise SkipFigure("accuracy comparison: skipped, no finished runs")
     x = np.arange(len(groups), dtype=float)
     series = []
-    for i, (part, color) in enumerate((("final", "C0"), ("best", "C1"))):
+    for part, color in (("final", "C0"), ("best", "C1")):
         stats = [mean_std([r.result(part, "validation_accuracy") for r in g.runs]) for g in groups]
         dx = -0.08 if part == "final" else 0.08
-        series.append(Series(f"{part} validation (mean ± std)", x + dx, np.array([s[0] for s in stats]),
-                             kind="errorbar", yerr=np.array([s[1] for s in stats]), style={"color": color}))
+        series.append(
+            Series(
+                f"{part} validation (mean ± std)",
+                x + dx,
+                np.array([s[0] for s in stats]),
+                kind="errorbar",
+                yerr=np.array([s[1] for s in stats]),
+                style={"color": color},
+            )
+        )
         px = [xi + dx for xi, g in zip(x, groups) for _ in g.runs]
         py = [r.result(part, "validation_accuracy") for g in groups for r in g.runs]
         py = [np.nan if v is None else v for v in py]
-        series.append(Series(None, np.array(px), np.array(py, dtype=float), kind="scatter",
-                             style={"color": color, "alpha": 0.35}))
+        series.append(
+            Series(None, np.array(px), np.array(py, dtype=float), kind="scatter", style={"color": color, "alpha": 0.35})
+        )
     n = sorted({len(g.runs) for g in groups})
     seeds = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
     panel = Panel(
@@ -300,11 +332,22 @@ def compare_initial_delta(keys: Sequence[str], groups: Sequence[Group]) -> Figur
             continue
         layers = sorted(per_layer)
         stats = [mean_std(per_layer[l]) for l in layers]
-        series.append(Series(g.label, np.array(layers, dtype=float), np.array([s[0] for s in stats]),
-                             kind="errorbar", yerr=np.array([s[1] for s in stats])))
+        series.append(
+            Series(
+                g.label,
+                np.array(layers, dtype=float),
+                np.array([s[0] for s in stats]),
+                kind="errorbar",
+                yerr=np.array([s[1] for s in stats]),
+            )
+        )
     if not series:
-        raise _no_data("initial gradient comparison", "delta_norm at step 0 (hidden layers)", "gradients.csv",
-                       "instruments.gradients")
+        raise _no_data(
+            "initial gradient comparison",
+            "delta_norm at step 0 (hidden layers)",
+            "gradients.csv",
+            "instruments.gradients",
+        )
     top = int(max(s.x.max() for s in series))
     panel = Panel(
         title="‖δˡ‖ at initialization, per hidden layer",
@@ -353,5 +396,11 @@ def activation_functions(z_min: float = -5.0, z_max: float = 5.0, n: int = 401) 
                 ],
             )
         )
-    return FigureSpec("activations", "Activation functions f and their derivatives f′ (nnlab.activations)",
-                      panels, ncols=4, panel_size=(3.6, 2.8), layout="grid")
+    return FigureSpec(
+        "activations",
+        "Activation functions f and their derivatives f′ (nnlab.activations)",
+        panels,
+        ncols=4,
+        panel_size=(3.6, 2.8),
+        layout="grid",
+    )

@@ -42,9 +42,23 @@ def _cell(v: Any) -> Any:
 
 
 def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys: list[str]) -> str:
-    n_layers = max((len(((r.get("summary") or {}).get("delta_norms") or {}).get("initial") or []) for r in records.values()), default=0)
-    fields = ["id", *keys, "seed", "status", "epochs_completed", "final_validation_accuracy",
-              "best_validation_accuracy", "best_epoch", "final_test_accuracy", "best_test_accuracy", "wall_seconds"]
+    n_layers = max(
+        (len(((r.get("summary") or {}).get("delta_norms") or {}).get("initial") or []) for r in records.values()),
+        default=0,
+    )
+    fields = [
+        "id",
+        *keys,
+        "seed",
+        "status",
+        "epochs_completed",
+        "final_validation_accuracy",
+        "best_validation_accuracy",
+        "best_epoch",
+        "final_test_accuracy",
+        "best_test_accuracy",
+        "wall_seconds",
+    ]
     fields += [f"delta_initial_{l}" for l in range(1, n_layers + 1)] + ["error"]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
@@ -53,12 +67,19 @@ def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys:
         rec = records.get(m.id) or {"status": "pending"}
         s = rec.get("summary") or {}
         final, best = s.get("final") or {}, s.get("best") or {}
-        row = {"id": m.id, "seed": m.seed, "status": rec["status"], "error": rec.get("error"),
-               "epochs_completed": s.get("epochs_completed"),
-               "final_validation_accuracy": final.get("validation_accuracy"),
-               "best_validation_accuracy": best.get("validation_accuracy"), "best_epoch": best.get("epoch"),
-               "final_test_accuracy": final.get("test_accuracy"), "best_test_accuracy": best.get("test_accuracy"),
-               "wall_seconds": s.get("wall_seconds")}
+        row = {
+            "id": m.id,
+            "seed": m.seed,
+            "status": rec["status"],
+            "error": rec.get("error"),
+            "epochs_completed": s.get("epochs_completed"),
+            "final_validation_accuracy": final.get("validation_accuracy"),
+            "best_validation_accuracy": best.get("validation_accuracy"),
+            "best_epoch": best.get("epoch"),
+            "final_test_accuracy": final.get("test_accuracy"),
+            "best_test_accuracy": best.get("test_accuracy"),
+            "wall_seconds": s.get("wall_seconds"),
+        }
         row.update({k: m.point.get(k) for k in keys})
         for l, v in enumerate(((s.get("delta_norms") or {}).get("initial") or []), start=1):
             row[f"delta_initial_{l}"] = v
@@ -108,17 +129,32 @@ def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-def summary_markdown(name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]],
-                     wall: float, command: str) -> str:
+def summary_markdown(
+    name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]], wall: float, command: str
+) -> str:
     head, body = configuration_rows(sweep_dir)
     done = sum(1 for r in records.values() if r["status"] == "completed")
-    lines = [f"# sweep {name}", "", f"{done} of {len(members)} members completed; wall time {wall:.1f} s.", "",
-             f"Command: `{command}`", ""]
+    lines = [
+        f"# sweep {name}",
+        "",
+        f"{done} of {len(members)} members completed; wall time {wall:.1f} s.",
+        "",
+        f"Command: `{command}`",
+        "",
+    ]
     if head:
-        lines += ["Per configuration, mean ± std over seeds (‖δ‖ = Nielsen's ‖δ^l‖ at initialization, probe set):", "",
-                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += [
+            "Per configuration, mean ± std over seeds (‖δ‖ = Nielsen's ‖δ^l‖ at initialization, probe set):",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
         lines += ["| " + " | ".join(row) + " |" for row in body]
-    failures = [(m, records[m.id]) for m in members if m.id in records and records[m.id]["status"] not in ("completed", "pending")]
+    failures = [
+        (m, records[m.id])
+        for m in members
+        if m.id in records and records[m.id]["status"] not in ("completed", "pending")
+    ]
     if failures:
         lines += ["", "## Members not completed", ""]
         lines += [f"- {m.id} (seed {m.seed}, {m.point}): {r['status']}: {r.get('error')}" for m, r in failures]
@@ -166,5 +202,7 @@ def rich_tables(sweep_dir: Path, title: str, width: int) -> list:
     whole, ok = best(list(range(len(head))), title)
     if ok or n_acc == len(head):
         return [whole]
-    return [best(list(range(n_acc)), title)[0],
-            best([0, *range(n_acc, len(head))], "‖δ^l‖ at initialization, mean ± std over seeds")[0]]
+    return [
+        best(list(range(n_acc)), title)[0],
+        best([0, *range(n_acc, len(head))], "‖δ^l‖ at initialization, mean ± std over seeds")[0],
+    ]

@@ -14,10 +14,11 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from nnlab.errors import UserError
 
@@ -172,8 +173,12 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done) -> None:
     if jobs <= 1:
         return execute_inprocess(tasks, done)
     with one_blas_thread():
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
     pending: dict[Future, str] = {}
     try:
         # workers are spawned by submit, with Ctrl-C held back until their own handler is in place
@@ -223,8 +228,14 @@ def execute_dask(tasks: Sequence[Task], scheduler: str, done: Done) -> None:
         futures = {}
         for mid, base, overrides, run_dir, name in tasks:
             prepare_dir(run_dir)
-            fut = client.submit(run_member_packed, base, list(overrides), name,
-                                key=f"nnlab-{run_dir.parent.parent.name}-{mid}-{token}", pure=False)
+            fut = client.submit(
+                run_member_packed,
+                base,
+                list(overrides),
+                name,
+                key=f"nnlab-{run_dir.parent.parent.name}-{mid}-{token}",
+                pure=False,
+            )
             futures[fut] = (mid, run_dir)
         for fut in as_completed(list(futures)):
             mid, run_dir = futures[fut]

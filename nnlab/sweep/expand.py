@@ -85,9 +85,17 @@ def expand(spec: SweepSpec) -> list[Member]:
     keys = list(spec.grid)
     combos = [dict(zip(keys, values)) for values in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
     sets = spec.override_sets or [{}]
-    points = [({**c, **s}, {**{k: spec.grid_labels.get(k, f"{spec.label}: grid") for k in c},
-                            **{k: f"{spec.label}: overrides[{i}]" for k in s}})
-              for c in combos for i, s in enumerate(sets)]
+    points = [
+        (
+            {**c, **s},
+            {
+                **{k: spec.grid_labels.get(k, f"{spec.label}: grid") for k in c},
+                **{k: f"{spec.label}: overrides[{i}]" for k in s},
+            },
+        )
+        for c in combos
+        for i, s in enumerate(sets)
+    ]
     fixed = set_values(spec.sets)
     members: list[Member] = []
     errors: list[str] = []
@@ -108,7 +116,7 @@ def expand(spec: SweepSpec) -> list[Member]:
                     text = line.replace("<dict>", spec.base_label, 1)
                     for prefix, label in labels.items():
                         if text.startswith(prefix):
-                            text = label + text[len(prefix):]
+                            text = label + text[len(prefix) :]
                             break
                     if text not in seen_errors:
                         seen_errors.add(text)
@@ -161,6 +169,7 @@ def _flatten(point: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _keep_varied(members: list[Member]) -> None:
     """Points keep only the keys whose values differ between members: a one-value grid axis (a way to set
     a base value, e.g. training.epochs: [10]) or a key every --set fixes is not a dimension of the sweep."""
+
     def value(m: Member, k: str) -> str | None:
         return json.dumps(m.point[k], sort_keys=True, default=str) if k in m.point else None
 

@@ -32,8 +32,11 @@ class SweepResult:
 
     @property
     def failures(self) -> list[tuple[Member, dict[str, Any]]]:
-        return [(m, self.records[m.id]) for m in self.members
-                if m.id in self.records and self.records[m.id]["status"] not in ("completed", "pending")]
+        return [
+            (m, self.records[m.id])
+            for m in self.members
+            if m.id in self.records and self.records[m.id]["status"] not in ("completed", "pending")
+        ]
 
     @property
     def exit_code(self) -> int:
@@ -48,16 +51,26 @@ def create_sweep_dir(runs_dir: Path, name: str) -> Path:
 
 
 def sweep_json(spec: SweepSpec, members: list[Member], status: str, command: list[str]) -> dict[str, Any]:
-    return {"format": FORMAT, "name": spec.name, "keys": point_keys(members), "seeds": spec.seeds, "status": status,
-            "command": command, "base": spec.base, "base_label": spec.base_label,
-            "members": [m.to_json() for m in members]}
+    return {
+        "format": FORMAT,
+        "name": spec.name,
+        "keys": point_keys(members),
+        "seeds": spec.seeds,
+        "status": status,
+        "command": command,
+        "base": spec.base,
+        "base_label": spec.base_label,
+        "members": [m.to_json() for m in members],
+    }
 
 
 def start(spec: SweepSpec, members: list[Member], runs_dir: Path) -> Path:
     path = create_sweep_dir(runs_dir, spec.name)
     from nnlab.config.load import _Dumper  # lists on one line, as in config.yaml
 
-    atomic_write_text(path / "sweep.yaml", yaml.dump(spec.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True))
+    atomic_write_text(
+        path / "sweep.yaml", yaml.dump(spec.to_dict(), Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    )
     (path / "members").mkdir()
     atomic_write_json(path / "sweep.json", sweep_json(spec, members, "running", list(sys.argv)))
     return path
@@ -73,15 +86,29 @@ def reopen(sweep_dir: Path) -> tuple[dict[str, Any], SweepSpec, list[Member]]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else None
         raise UserError(f"{sweep_dir}: sweep directory format {found!r}; this nnlab reads format {FORMAT} only")
-    spec = SweepSpec(name=doc["name"], label=str(sweep_dir), base=doc["base"], base_label=doc.get("base_label", "base"),
-                     seeds=doc.get("seeds") or [0])
+    spec = SweepSpec(
+        name=doc["name"],
+        label=str(sweep_dir),
+        base=doc["base"],
+        base_label=doc.get("base_label", "base"),
+        seeds=doc.get("seeds") or [0],
+    )
     members = [Member(m["id"], m["point"], m["seed"], m["overrides"]) for m in doc["members"]]
     spec.grid = {k: [] for k in doc.get("keys") or []}
     return doc, spec, members
 
 
-def run(spec: SweepSpec, members: list[Member], sweep_dir: Path, *, executor: str = "local", jobs: int = 1,
-        scheduler: str | None = None, progress=None, resume: bool = False) -> SweepResult:
+def run(
+    spec: SweepSpec,
+    members: list[Member],
+    sweep_dir: Path,
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress=None,
+    resume: bool = False,
+) -> SweepResult:
     """Run every member not yet completed; results.csv is rewritten as each one finishes."""
     result = SweepResult(sweep_dir, members)
     keys = point_keys(members)
@@ -123,11 +150,20 @@ def run(spec: SweepSpec, members: list[Member], sweep_dir: Path, *, executor: st
             result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
     doc = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
     doc["status"] = "interrupted" if result.interrupted else ("failed" if result.failures else "completed")
-    doc.setdefault("runs", []).append({"command": list(sys.argv), "wall_seconds": round(result.wall, 3),
-                                       "executor": executor, "jobs": jobs, "resume": resume})
+    doc.setdefault("runs", []).append(
+        {
+            "command": list(sys.argv),
+            "wall_seconds": round(result.wall, 3),
+            "executor": executor,
+            "jobs": jobs,
+            "resume": resume,
+        }
+    )
     atomic_write_json(sweep_dir / "sweep.json", doc)
     aggregate.write_results(sweep_dir, members, result.records, keys)
     command = " ".join(shlex.quote(a) for a in ["nnlab", *sys.argv[1:]])
-    atomic_write_text(sweep_dir / "summary.md",
-                      aggregate.summary_markdown(spec.name, sweep_dir, members, result.records, result.wall, command))
+    atomic_write_text(
+        sweep_dir / "summary.md",
+        aggregate.summary_markdown(spec.name, sweep_dir, members, result.records, result.wall, command),
+    )
     return result

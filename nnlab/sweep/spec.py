@@ -16,9 +16,10 @@ seeds: 5                          # 0..4, or a list [0, 7, 9] (sets training.see
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from nnlab.config.load import parse_yaml_value, read_config_file
 from nnlab.config.values import closest
@@ -87,9 +88,13 @@ def find_sweep_file(name_or_path: str) -> Path:
         if q.is_file():
             return q
     known = sorted({x.stem for d in dirs if d.is_dir() for x in d.glob("*.yaml")})
-    hint = f"; shipped sweeps: {', '.join(known)}" if known else f" (looked in {SWEEPS_DIR}/; run from the nnlab checkout)"
+    hint = (
+        f"; shipped sweeps: {', '.join(known)}" if known else f" (looked in {SWEEPS_DIR}/; run from the nnlab checkout)"
+    )
     near = closest(name_or_path, known) if known else None
-    return _fail(f"{name_or_path}: no such sweep file or sweep name{hint}" + (f" (did you mean '{near}'?)" if near else ""))
+    return _fail(
+        f"{name_or_path}: no such sweep file or sweep name{hint}" + (f" (did you mean '{near}'?)" if near else "")
+    )
 
 
 def _fail(msg: str):
@@ -103,7 +108,11 @@ def _seeds(value: Any, label: str) -> list[int]:
         if value < 1:
             _fail(f"{label}: seeds: got {value}; must be a count >= 1 or a list of integers >= 0")
         return list(range(value))
-    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in value)
+    ):
         if len(set(value)) != len(value):
             _fail(f"{label}: seeds: {value} repeats a seed; each seed once")
         return list(value)
@@ -116,7 +125,9 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
     for k in data:
         if k not in KEYS:
             near = closest(str(k), KEYS)
-            _fail(f"{label}: {k}: unknown key; valid: {', '.join(KEYS)}" + (f" (did you mean '{near}'?)" if near else ""))
+            _fail(
+                f"{label}: {k}: unknown key; valid: {', '.join(KEYS)}" + (f" (did you mean '{near}'?)" if near else "")
+            )
     base = data.get("base")
     if isinstance(base, str):
         base_path = (folder / base) if not Path(base).is_absolute() else Path(base)
