@@ -23,7 +23,8 @@ from nnlab.config import Config, dropout_rates, hidden_activations, load_config
 from nnlab.costs import make_cost
 from nnlab.data import load_dataset, scale_pixels
 from nnlab.initializers import INITIALIZERS
-from nnlab.network import Dense, Network
+from nnlab.layers import Dense
+from nnlab.network import Network
 from nnlab.optimizers import Optimizer, make_optimizer
 
 

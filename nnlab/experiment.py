@@ -74,7 +74,7 @@ class Recorder(Hook):
 
     def _flush(self) -> None:
         for table, rows in self.pending.items():
-            self.rundir.append(table, long_rows(rows))
+            self.rundir.append(table, long_rows(rows, self.rundir.labelled))
         self.pending.clear()
 
     def _metrics_row(self, state: TrainState, metrics: dict[str, float], seconds: float) -> None:
@@ -216,9 +216,9 @@ def _load_gradient_rows(path: Path) -> list[Row]:
     rows = []
     lines = (path / "gradients.csv").read_text(encoding="utf-8").splitlines()[1:]
     for line in lines:
-        step, epoch, layer, quantity, value = line.split(",")
+        step, epoch, layer, quantity, value, *label = line.split(",")
         if quantity == "delta_norm":
-            rows.append(Row(int(step), int(epoch), int(layer), quantity, float(value)))
+            rows.append(Row(int(step), int(epoch), int(layer), quantity, float(value), *label))
     return rows
 
 

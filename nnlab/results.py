@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from nnlab.errors import UserError
-from nnlab.rundir import FORMAT, LONG_COLUMNS  # the writer owns the format
+from nnlab.rundir import FORMAT, LONG_COLUMNS, LONG_REQUIRED  # the writer owns the format
 
 SWEEP_FORMAT = 1
 
@@ -269,10 +269,10 @@ def read_long(path: str | Path) -> LongTable:
     header, rows = _read_csv(path)
     if not header:
         return {}
-    missing = [c for c in LONG_COLUMNS if c not in header]
+    missing = [c for c in LONG_REQUIRED if c not in header]
     if missing:
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(LONG_COLUMNS)}")
-    i_step, i_epoch, i_layer, i_q, i_v = (header.index(c) for c in LONG_COLUMNS)
+    i_step, i_epoch, i_layer, i_q, i_v = (header.index(c) for c in LONG_REQUIRED)
     acc: dict[str, dict[int, tuple[list[int], list[int], list[float]]]] = {}
     for r in rows:
         try:

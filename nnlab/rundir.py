@@ -45,7 +45,10 @@ METRICS_COLUMNS = (
     "test_accuracy",
     "lr",
 )
-LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value")
+#: ``layer`` is Nielsen's l (1..L, L = the output layer); ``label`` names it: dense1, conv2, output
+LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value", "label")
+#: the columns every reader requires (``label`` came later: older run directories lack it)
+LONG_REQUIRED = LONG_COLUMNS[:5]
 TABLES = {"metrics": METRICS_COLUMNS, "gradients": LONG_COLUMNS, "activations": LONG_COLUMNS}
 FINISHED = ("completed", "failed", "interrupted", "diverged")
 
@@ -119,6 +122,7 @@ class RunDir:
         self.meta: dict[str, Any] = {}
         self._files: dict[str, Any] = {}
         self._lock_fd: int | None = None
+        self.labelled = True  # the long tables have a label column (False: a run written before labels)
 
     # -- one writer at a time ----------------------------------------------------
     def lock(self) -> None:
@@ -216,6 +220,8 @@ class RunDir:
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
         self.meta = self.read_meta()
+        header = (self.path / "gradients.csv").read_text(encoding="utf-8").partition("\n")[0]
+        self.labelled = "label" in header.split(",")
         self.meta.update(status="running", ended=None, error=None)
         self.meta.setdefault("resumed", []).append(now())
         self.write_meta()
@@ -331,5 +337,8 @@ def read_metrics(path: Path) -> list[dict[str, float | None]]:
     return rows
 
 
-def long_rows(rows: Iterable[Row]) -> list[tuple]:
-    return [(r.step, r.epoch, r.layer, r.quantity, float(r.value)) for r in rows]
+def long_rows(rows: Iterable[Row], labelled: bool = True) -> list[tuple]:
+    """CSV rows of gradients.csv / activations.csv (``labelled=False``: without the label column)."""
+    if not labelled:
+        return [(r.step, r.epoch, r.layer, r.quantity, float(r.value)) for r in rows]
+    return [(r.step, r.epoch, r.layer, r.quantity, float(r.value), r.label) for r in rows]

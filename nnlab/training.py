@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.errors import DivergedError
+from nnlab.fastpath import FlatUpdate
 from nnlab.network import Network, Params, one_hot
 from nnlab.optimizers import Optimizer, State, apply_updates, clip_by_global_norm
 
@@ -99,6 +100,7 @@ def train(
     start_epoch: int = 0,
     start_step: int = 0,
     loss_every: int = 10,
+    fast: bool = True,
 ) -> TrainState:
     """Train ``net`` on (X, y) with mini-batch ``optimizer`` steps; returns the final state.
 
@@ -109,14 +111,15 @@ def train(
     measured every ``loss_every`` steps: that is also where NaN/inf is caught
     (and, in any case, at each epoch end).
 
-    With a flat θ (``Network.flat_params``) and a built-in elementwise
-    optimizer, the update runs on θ as a whole (``FlatUpdate``); the arrays of
-    ``opt_state`` are then re-homed as views of flat buffers, same names and values.
+    With a flat θ (``Network.flat``), an elementwise optimizer and ``fast``,
+    the update runs on θ as a whole (``nnlab.fastpath.FlatUpdate``, same
+    numbers); the arrays of ``opt_state`` are then re-homed as views of flat
+    buffers, same names and values.
     """
     n = len(X)
     if batch_size < 1 or batch_size > n:
         raise ValueError(f"batch_size {batch_size} must be in 1..{n}")
-    Y = one_hot(y, net.sizes[-1], net.dtype)
+    Y = one_hot(y, net.n_outputs, net.dtype)
     state = TrainState(
         net=net,
         optimizer=optimizer,
@@ -131,7 +134,7 @@ def train(
     )
     calls = {ev: [getattr(h, ev) for h in hooks if _overrides(h, ev)] for ev in EVENTS}
     out = net.layers[-1]
-    flat = FlatUpdate.make(net, optimizer, state.opt_state)
+    flat = FlatUpdate.make(net, optimizer, state.opt_state) if fast else None
 
     for fn in calls["on_train_start"]:
         fn(state)
@@ -173,71 +176,6 @@ def train(
     return state
 
 
-class FlatUpdate:
-    """θ ← θ + Δθ for an elementwise optimizer, applied to the network's flat θ.
-
-    Same arithmetic as ``optimizer.update`` per named array followed by
-    ``apply_updates`` (bit for bit), but as a few operations on the whole
-    parameter vector instead of a few per array; a large θ goes in blocks of
-    ``BLOCK`` elements so each block's g, state and θ stay in cache across the
-    rule's several passes. The optimizer state's named arrays become views of
-    one flat vector per slot (values copied in), so they stay live and
-    savable under their usual names.
-    """
-
-    BLOCK = 1 << 17
-
-    def __init__(self, net: Network, optimizer: Optimizer, opt_state: State) -> None:
-        self.net, self.optimizer, self.opt_state = net, optimizer, opt_state
-        n = len(net.flat_params)
-        self.flat_state: dict[str, np.ndarray] = {}
-        for slot in optimizer.slots:
-            buf = np.zeros_like(net.flat_params)
-            for k in net.params:
-                view = net.flat_view(buf, k)
-                view[...] = opt_state[f"{slot}.{k}"]
-                opt_state[f"{slot}.{k}"] = view
-            self.flat_state[slot] = buf
-        # per block: (g, θ, the rule's state), views made once
-        self.blocks = [
-            (
-                net.flat_grads[i : i + self.BLOCK],
-                net.flat_params[i : i + self.BLOCK],
-                {f"{slot}.θ": buf[i : i + self.BLOCK] for slot, buf in self.flat_state.items()},
-            )
-            for i in range(0, n, self.BLOCK)
-        ]
-        # Δθ is left in the gradient buffer (the built-in rules reuse it), seen by name like the grads
-        self.updates: Params = {k: net.flat_view(net.flat_grads, k) for k in net.params}
-
-    @classmethod
-    def make(cls, net: Network, optimizer: Optimizer, opt_state: State) -> FlatUpdate | None:
-        """A FlatUpdate when the network has a flat θ and the optimizer and its state allow it, else None."""
-        if net.flat_params is None or not getattr(optimizer, "elementwise", False):
-            return None
-        slots = [f"{slot}.{k}" for slot in optimizer.slots for k in net.params]
-        if set(opt_state) != set(slots) | {"t"} or not isinstance(opt_state["t"], np.ndarray):
-            return None
-        for slot in optimizer.slots:
-            for k, p in net.params.items():
-                a = opt_state[f"{slot}.{k}"]
-                if not isinstance(a, np.ndarray) or a.shape != p.shape:
-                    return None
-        return cls(net, optimizer, opt_state)
-
-    def step(self) -> Params:
-        t = self.opt_state["t"]
-        for g, theta, state in self.blocks:
-            # each block is one call of the ordinary rule, on a copy of the step count t
-            state["t"] = t.copy()
-            u = self.optimizer.update({"θ": g}, state)["θ"]
-            theta += u
-            if u.base is not g.base:  # a rule that returned a new array: keep Δθ where ``updates`` looks
-                g[...] = u
-        t[...] = state["t"]
-        return self.updates
-
-
 def _overrides(hook: Hook, event: str) -> bool:
     return getattr(type(hook), event, None) is not getattr(Hook, event)
 
@@ -253,7 +191,7 @@ def _diverged(net: Network, state: TrainState, grads: Params | None) -> Diverged
     kind = "gradient" if grads is not None else "parameter"
     bad = [k for k, a in where.items() if not np.isfinite(a).all()]
     if bad:
-        layer = min(bad, key=lambda k: int("".join(c for c in k if c.isdigit())))
+        layer = bad[0]  # parameters are ordered by layer: the earliest one
         detail = f"non-finite {kind} first in {layer}"
     elif grads is not None:
         norms = {k: float(np.linalg.norm(a)) for k, a in grads.items()}

@@ -14,7 +14,8 @@ import numpy as np
 from nnlab.activations import make_activation
 from nnlab.costs import make_cost
 from nnlab.initializers import INITIALIZERS
-from nnlab.network import Dense, Network
+from nnlab.layers import Dense
+from nnlab.network import Network
 
 
 def build_net(
@@ -47,8 +48,8 @@ def build_net(
         W = w_init(rng, (n_in, n_out), n_in, n_out).astype(dtype)
         b = b_init(rng, (n_out,), n_in, n_out).astype(dtype)
         layer = Dense(W, b, make_activation(act_name), dropout=p)
-        if "alpha" in layer.extra:
-            layer.extra["alpha"][...] = rng.uniform(0.1, 0.4, n_out)
+        if "alpha" in layer.activation_params:
+            layer.activation_params["alpha"][...] = rng.uniform(0.1, 0.4, n_out)
         layers.append(layer)
     return Network(layers, make_cost(cost, reduction), l2=l2)
 

@@ -139,12 +139,13 @@ def check_files_parse(run_dir: Path) -> None:
             assert text.endswith("\n"), f"{path}: last row not complete"
             lines = text.splitlines()
             width = len(lines[0].split(","))
-            assert width in (5, 10), path
+            assert width in (6, 10), path  # long tables (with the layer label) or metrics
             for i, line in enumerate(lines[1:], 2):
                 cells = line.split(",")
                 assert len(cells) == width, f"{path}:{i}: {line!r}"
-                if width == 5:
+                if width == 6:
                     int(cells[0]), int(cells[1]), int(cells[2]), float(cells[4])
+                    assert cells[5] in ("output", *(f"dense{k}" for k in range(1, 10))), line
                 else:
                     [float(c) for c in cells if c]
         elif path.suffix == ".json":

@@ -6,11 +6,14 @@ from typing import NamedTuple, Protocol
 
 
 class Row(NamedTuple):
+    """One measurement: ``layer`` is Nielsen's l (1..L, L the output layer), ``label`` says its kind."""
+
     step: int
     epoch: int
     layer: int
     quantity: str
     value: float
+    label: str = ""  # "dense1", "conv2", "output" (empty in rows of run directories older than labels)
 
 
 class Sink(Protocol):

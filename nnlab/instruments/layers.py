@@ -22,13 +22,15 @@ def _norm(x: np.ndarray) -> float:
 def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, list[float]]:
     """Per layer 1..L: ||δ^l|| = ||mean_x ∂C/∂b^l|| and ||∂C/∂W^l|| (L2 included) on (X, Y).
 
-    Evaluation mode (no dropout). Overwrites the network's caches and gradient buffers.
+    For a convolutional layer ∂C/∂b^l has one entry per filter (δ summed over
+    the positions the filter is applied at). Evaluation mode (no dropout).
+    Overwrites the network's caches and gradient buffers.
     """
     net.forward(X)
     net.backward(Y)
     return {
-        "delta_norm": [_norm(layer.gb) for layer in net.layers],
-        "weight_grad_norm": [_norm(layer.gW) for layer in net.layers],
+        "delta_norm": [_norm(layer.gb) for layer in net.learning_layers],
+        "weight_grad_norm": [_norm(layer.gW) for layer in net.learning_layers],
     }
 
 
@@ -37,11 +39,12 @@ def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None
 
     saturated_fraction: share of (example, unit) pairs with f'(z) < 1% of max f'
     (saturating activations: sigmoid, tanh). dead_fraction: share of units with
-    f'(z) = 0 on every example (rectifying activations: relu).
+    f'(z) = 0 on every example (rectifying activations: relu); in a
+    convolutional layer a unit is one filter at one position.
     """
     net.forward(X)
     out: dict[str, list[float | None]] = {"mean": [], "std": [], "saturated_fraction": [], "dead_fraction": []}
-    for layer in net.layers:
+    for layer in net.learning_layers:
         act, z, a = layer.activation, layer.z, layer.a
         out["mean"].append(float(a.mean(dtype=np.float64)))
         out["std"].append(float(a.std(dtype=np.float64)))
@@ -57,11 +60,13 @@ def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None
     return out
 
 
-def _rows(step: int, epoch: int, measured: dict[str, list[float | None]]) -> list[Row]:
+def _rows(net: Network, step: int, epoch: int, measured: dict[str, list[float | None]]) -> list[Row]:
+    """Rows of per-layer values, one list entry per learning layer (1..L)."""
+    layers = net.learning_layers
     return [
-        Row(step, epoch, l, quantity, value)
+        Row(step, epoch, layer.number, quantity, value, layer.label)
         for quantity, values in measured.items()
-        for l, value in enumerate(values, start=1)
+        for layer, value in zip(layers, values)
         if value is not None
     ]
 
@@ -80,7 +85,7 @@ class _ProbeHook(Hook):
         raise NotImplementedError
 
     def _emit(self, state: TrainState) -> None:
-        self.sink.emit(self.table, _rows(state.step, state.epoch, self.measure(state.net)))
+        self.sink.emit(self.table, _rows(state.net, state.step, state.epoch, self.measure(state.net)))
 
     def on_train_start(self, state: TrainState) -> None:
         if state.step == 0:  # a resumed run measured its start already
@@ -134,16 +139,16 @@ class BatchStats(Hook):
     def on_gradients(self, state: TrainState) -> None:
         if not self._sampled(state):
             return
-        norms = [_norm(layer.gW) for layer in state.net.layers]
+        norms = [_norm(layer.gW) for layer in state.net.learning_layers]
         self.grad_sums = [s + n for s, n in zip(self.grad_sums, norms)] if self.grad_sums else norms
 
     def on_step_end(self, state: TrainState) -> None:
         if not self._sampled(state):
             return
         ratios = []
-        for l, layer in enumerate(state.net.layers, start=1):
+        for layer in state.net.learning_layers:
             w = _norm(layer.W)
-            ratios.append(_norm(state.updates[f"W{l}"]) / w if w > 0 else math.inf)
+            ratios.append(_norm(state.updates[f"W{layer.number}"]) / w if w > 0 else math.inf)
         self.ratio_sums = [s + r for s, r in zip(self.ratio_sums, ratios)] if self.ratio_sums else ratios
         self.count += 1
 
@@ -153,5 +158,5 @@ class BatchStats(Hook):
                 "batch_grad_norm": [s / self.count for s in self.grad_sums],
                 "update_ratio": [s / self.count for s in self.ratio_sums],
             }
-            self.sink.emit(self.table, _rows(state.step, state.epoch, measured))
+            self.sink.emit(self.table, _rows(state.net, state.step, state.epoch, measured))
         self._reset()

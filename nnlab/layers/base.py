@@ -1,0 +1,83 @@
+"""The layer protocol: what every layer kind provides, and the registry of kinds.
+
+A layer maps a batch ``x`` to ``y`` and back:
+
+- ``forward(x, train, rng) -> y`` caches what ``backward`` needs;
+- ``backward(dy) -> dx`` takes ∂C/∂y for the last forward batch (the mean
+  cost's gradient, so ``dy`` already carries the 1/m), fills the layer's own
+  gradient buffers and returns ∂C/∂x (``None`` when ``input_grad`` is False:
+  the network's first layers, whose input is the data, skip it);
+- ``params`` / ``grads``: the live parameter arrays and their gradient
+  buffers by local name (``W``, ``b``); the network prefixes nothing and
+  suffixes the layer's number (``W1``, ``b1``);
+- ``output_shape(input_shape)``: the shape of one example's output.
+
+Arrays are batch-first: rows (axis 0) are examples. Image-like arrays are
+channels-last, one example being ``(H, W, C)``.
+
+A layer keeps each parameter in an attribute of that name and its gradient
+in ``g`` + name (``W`` and ``gW``), so code reads like the textbook and the
+network (or the fast path) can re-home both as views of one flat vector.
+
+Adding a layer kind: one subclass here or in a sibling module, plus
+``@LAYERS.register("kind")``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.registry import Registry
+
+Shape = tuple[int, ...]
+
+LAYERS: Registry[type[Layer]] = Registry("layer kind")
+
+
+class Layer:
+    """Base class of every layer kind (see the module docstring for the protocol)."""
+
+    kind = "layer"
+    #: attributes holding parameters; each has its gradient buffer in ``"g" + name``
+    param_names: tuple[str, ...] = ()
+    #: parameters that L2 weight decay shrinks (weights, not biases)
+    decayed: tuple[str, ...] = ()
+    #: does this layer learn its parameters from a δ (counts in Nielsen's layer numbering)?
+    numbered = False
+
+    def __init__(self) -> None:
+        self.input_grad = True  # the network sets False where ∂C/∂x is never needed
+        self.label = self.kind  # set by the network: "dense1", "conv2", "pool1", "output"
+
+    def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return input_shape
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Parameters by local name (the live arrays)."""
+        return {name: getattr(self, name) for name in self.param_names}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradient buffers by local name, filled by ``backward``."""
+        return {name: getattr(self, "g" + name) for name in self.param_names}
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def n_units(shape: Shape) -> int:
+    """Numbers per example in an array of this per-example shape."""
+    return math.prod(shape)

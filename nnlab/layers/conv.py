@@ -1,0 +1,181 @@
+"""Convolution, max-pooling and flattening: the layers of Nielsen's chapter 6.
+
+Images are batch-first and channels-last: ``x: (m, H, W, C)``.
+
+Convolution (stride 1, no padding: "valid", as ``network3.py``), F filters of
+k×k over C input channels::
+
+    W: (k, k, C, F)      b: (F,)      Ho, Wo = H - k + 1, W - k + 1
+    z[x,i,j,f] = Σ_{p,q,c} x[x, i+p, j+q, c] W[p,q,c,f] + b[f]         a = f(z)
+
+Every output position shares the same W and b, so their gradients sum over
+positions::
+
+    δ = ∂C/∂a ⊙ f'(z)                                   (m, Ho, Wo, F)
+    ∂C/∂b[f]     = Σ_{x,i,j} δ[x,i,j,f]
+    ∂C/∂W[p,q,c,f] = Σ_{x,i,j} x[x,i+p,j+q,c] δ[x,i,j,f]    (the input correlated with δ)
+    ∂C/∂x[x,i,j,c] = Σ_{p,q,f} δ[x,i-p,j-q,f] W[p,q,c,f]    (δ, zero-padded, convolved with the flipped kernel)
+
+Computed as matrix products on the k×k patches ("im2col"): the patches of
+every position are the rows of ``cols: (m·Ho·Wo, k·k·C)``, so the forward pass
+is ``z = cols W_mat + b`` with ``W_mat = W.reshape(k·k·C, F)``, exactly a
+dense layer's ``z = x W + b``; ∂C/∂W = cols^T δ; and ∂C/∂x adds the rows of
+``δ W_mat^T`` back onto the patches they came from ("col2im", one slice
+addition per kernel offset, k² in all).
+
+Max-pooling (non-overlapping p×p windows)::
+
+    y[x,i,j,c] = max_{u,v < p} x[x, p·i+u, p·j+v, c]
+
+passes ∂C/∂y back to the position of each window's maximum (the first one
+on a tie) and 0 to the others; it has no parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from nnlab.activations import Activation
+from nnlab.layers.base import LAYERS, Layer, Shape, n_units
+
+
+def patches(x: np.ndarray, k: int) -> np.ndarray:
+    """(m, H, W, C) -> the k×k patch at every valid position: (m, Ho, Wo, k, k, C), a strided view."""
+    return sliding_window_view(x, (k, k), axis=(1, 2)).transpose(0, 1, 2, 4, 5, 3)
+
+
+@LAYERS.register("conv2d")
+class Conv2D(Layer):
+    """F filters of k×k, stride 1, no padding, then the activation (see the module docstring)."""
+
+    kind = "conv2d"
+    param_names = ("W", "b")
+    decayed = ("W",)
+    numbered = True
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, activation: Activation):
+        super().__init__()
+        if W.ndim != 4 or W.shape[0] != W.shape[1] or W.shape[3:] != b.shape:
+            raise ValueError(f"conv W {W.shape} must be (k, k, C, F) with b (F,), got b {b.shape}")
+        if activation.init_params(1, W.dtype):
+            raise ValueError(f"activation {activation.name} has learned parameters: dense layers only")
+        self.W, self.b = W, b
+        self.gW, self.gb = np.zeros_like(W), np.zeros_like(b)
+        self.activation = activation
+        self.x_shape: tuple[int, ...] = ()
+        self.cols = self.z = self.a = None
+
+    @property
+    def kernel(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.W.shape[2]
+
+    @property
+    def filters(self) -> int:
+        return self.W.shape[3]
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        H, W, C = input_shape
+        k = self.kernel
+        return (H - k + 1, W - k + 1, self.filters)
+
+    def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        """z = cols W_mat + b at every position;  a = f(z)."""
+        m, H, Wd, C = x.shape
+        k, F = self.kernel, self.filters
+        Ho, Wo = H - k + 1, Wd - k + 1
+        cols = patches(x, k).reshape(m * Ho * Wo, k * k * C)  # im2col: one copy of the patches
+        z = np.dot(cols, self.W.reshape(k * k * C, F))
+        z += self.b
+        z = z.reshape(m, Ho, Wo, F)
+        self.x_shape, self.cols, self.z = x.shape, cols, z
+        self.a = self.activation.f(z)
+        return self.a
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """δ = ∂C/∂a ⊙ f'(z);  ∂C/∂W = cols^T δ;  ∂C/∂b = Σ δ;  ∂C/∂x by col2im of δ W_mat^T."""
+        k, F = self.kernel, self.filters
+        delta = self.activation.backprop(self.z, self.a, dy).reshape(-1, F)
+        np.dot(self.cols.T, delta, out=self.gW.reshape(-1, F))
+        np.add.reduce(delta, axis=0, out=self.gb)
+        if not self.input_grad:
+            return None
+        m, H, Wd, C = self.x_shape
+        Ho, Wo = H - k + 1, Wd - k + 1
+        dcols = np.dot(delta, self.W.reshape(-1, F).T).reshape(m, Ho, Wo, k, k, C)
+        dx = np.zeros(self.x_shape, dtype=delta.dtype)
+        for p in range(k):  # col2im: each kernel offset's share goes back where its patch came from
+            for q in range(k):
+                dx[:, p : p + Ho, q : q + Wo, :] += dcols[:, :, :, p, q, :]
+        return dx
+
+    def __repr__(self) -> str:
+        k, C, F = self.kernel, self.channels, self.filters
+        return f"Conv2D({C} -> {F}, {k}x{k}, {self.activation!r})"
+
+
+@LAYERS.register("maxpool2d")
+class MaxPool2D(Layer):
+    """Non-overlapping p×p max-pooling: (m, H, W, C) -> (m, H/p, W/p, C)."""
+
+    kind = "maxpool2d"
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+        self.x_shape: tuple[int, ...] = ()
+        self.argmax = None
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        H, W, C = input_shape
+        return (H // self.size, W // self.size, C)
+
+    def _windows(self, x: np.ndarray) -> np.ndarray:
+        """(m, H, W, C) -> (m, Ho, Wo, C, p·p): each window's p·p values on the last axis."""
+        m, H, W, C = x.shape
+        p = self.size
+        return x.reshape(m, H // p, p, W // p, p, C).transpose(0, 1, 3, 5, 2, 4).reshape(m, H // p, W // p, C, p * p)
+
+    def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        windows = self._windows(x)
+        self.x_shape = x.shape
+        self.argmax = windows.argmax(axis=-1)[..., None]
+        return np.take_along_axis(windows, self.argmax, axis=-1)[..., 0]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        """∂C/∂x is ∂C/∂y at each window's maximum, 0 elsewhere."""
+        if not self.input_grad:
+            return None
+        m, H, W, C = self.x_shape
+        p = self.size
+        d = np.zeros((*dy.shape, p * p), dtype=dy.dtype)
+        np.put_along_axis(d, self.argmax, dy[..., None], axis=-1)
+        return d.reshape(m, H // p, W // p, C, p, p).transpose(0, 1, 4, 2, 5, 3).reshape(self.x_shape)
+
+    def __repr__(self) -> str:
+        return f"MaxPool2D({self.size}x{self.size})"
+
+
+@LAYERS.register("flatten")
+class Flatten(Layer):
+    """(m, H, W, C) -> (m, H·W·C): each example's numbers in one row, for a dense layer."""
+
+    kind = "flatten"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.x_shape: tuple[int, ...] = ()
+
+    def output_shape(self, input_shape: Shape) -> Shape:
+        return (n_units(input_shape),)
+
+    def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
+        self.x_shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        return dy.reshape(self.x_shape) if self.input_grad else None
