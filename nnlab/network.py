@@ -122,9 +122,7 @@ class Network:
                 l += 1
             layer.number = l
         for layer in self.layers:
-            layer.label = f"{'pool' if layer.kind == 'maxpool2d' else layer.kind}{layer.number}"
-            if layer.kind == "flatten":
-                layer.label = "flatten"
+            layer.label = f"{layer.label_stem}{layer.number}" if layer.label_stem else layer.kind
         self.layers[-1].label = "output"
 
     # -- introspection -------------------------------------------------

@@ -30,6 +30,7 @@ def build_net(
     dropout: float | Sequence[float] = 0.0,
     weight_init: str = "nielsen",
     bias_init: str = "standard_normal",
+    fast: bool = True,
 ) -> Network:
     """A Network with one activation name per layer (a single name: every layer).
 
@@ -51,7 +52,7 @@ def build_net(
         if "alpha" in layer.activation_params:
             layer.activation_params["alpha"][...] = rng.uniform(0.1, 0.4, n_out)
         layers.append(layer)
-    return Network(layers, make_cost(cost, reduction), l2=l2)
+    return Network(layers, make_cost(cost, reduction), l2=l2, fast=fast)
 
 
 def blobs(n_per_class: int, centers: np.ndarray, std: float, seed: int, dtype=np.float64):

@@ -46,6 +46,8 @@ class Layer:
     decayed: tuple[str, ...] = ()
     #: does this layer learn its parameters from a δ (counts in Nielsen's layer numbering)?
     numbered = False
+    #: its label is this plus the number of the layer (pool1 follows conv1); "" for no number
+    label_stem = ""
 
     def __init__(self) -> None:
         self.input_grad = True  # the network sets False where ∂C/∂x is never needed

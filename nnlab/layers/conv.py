@@ -50,6 +50,7 @@ class Conv2D(Layer):
     """F filters of k×k, stride 1, no padding, then the activation (see the module docstring)."""
 
     kind = "conv2d"
+    label_stem = "conv"
     param_names = ("W", "b")
     decayed = ("W",)
     numbered = True
@@ -79,8 +80,12 @@ class Conv2D(Layer):
         return self.W.shape[3]
 
     def output_shape(self, input_shape: Shape) -> Shape:
+        if len(input_shape) != 3 or input_shape[2] != self.channels:
+            raise ValueError(f"a conv layer over {self.channels} channels cannot take inputs of shape {input_shape}")
         H, W, C = input_shape
         k = self.kernel
+        if k > H or k > W:
+            raise ValueError(f"a {k}x{k} kernel does not fit a {H}x{W} map")
         return (H - k + 1, W - k + 1, self.filters)
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -123,6 +128,7 @@ class MaxPool2D(Layer):
     """Non-overlapping p×p max-pooling: (m, H, W, C) -> (m, H/p, W/p, C)."""
 
     kind = "maxpool2d"
+    label_stem = "pool"
 
     def __init__(self, size: int):
         super().__init__()
@@ -131,8 +137,13 @@ class MaxPool2D(Layer):
         self.argmax = None
 
     def output_shape(self, input_shape: Shape) -> Shape:
+        p = self.size
+        if len(input_shape) != 3:
+            raise ValueError(f"max-pooling takes (H, W, C) maps, not inputs of shape {input_shape}")
         H, W, C = input_shape
-        return (H // self.size, W // self.size, C)
+        if H % p or W % p:
+            raise ValueError(f"{p}x{p} pooling does not tile a {H}x{W} map (its sides must be multiples of {p})")
+        return (H // p, W // p, C)
 
     def _windows(self, x: np.ndarray) -> np.ndarray:
         """(m, H, W, C) -> (m, Ho, Wo, C, p·p): each window's p·p values on the last axis."""

@@ -24,6 +24,7 @@ class Dense(Layer):
     """One fully-connected layer with its activation, caches and gradient buffers."""
 
     kind = "dense"
+    label_stem = "dense"
     param_names = ("W", "b")  # plus the activation's own (PReLU: alpha), see ``params``
     decayed = ("W",)
     numbered = True
@@ -59,6 +60,8 @@ class Dense(Layer):
         return {"W": self.gW, "b": self.gb, **self.activation_grads}
 
     def output_shape(self, input_shape: Shape) -> Shape:
+        if tuple(input_shape) != (self.n_in,):
+            raise ValueError(f"a dense layer of {self.n_in} inputs cannot take inputs of shape {tuple(input_shape)}")
         return (self.n_out,)
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
