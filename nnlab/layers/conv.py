@@ -133,8 +133,7 @@ class MaxPool2D(Layer):
     def __init__(self, size: int):
         super().__init__()
         self.size = size
-        self.x_shape: tuple[int, ...] = ()
-        self.argmax = None
+        self.x = self.y = None
 
     def output_shape(self, input_shape: Shape) -> Shape:
         p = self.size
@@ -145,27 +144,33 @@ class MaxPool2D(Layer):
             raise ValueError(f"{p}x{p} pooling does not tile a {H}x{W} map (its sides must be multiples of {p})")
         return (H // p, W // p, C)
 
-    def _windows(self, x: np.ndarray) -> np.ndarray:
-        """(m, H, W, C) -> (m, Ho, Wo, C, p·p): each window's p·p values on the last axis."""
-        m, H, W, C = x.shape
-        p = self.size
-        return x.reshape(m, H // p, p, W // p, p, C).transpose(0, 1, 3, 5, 2, 4).reshape(m, H // p, W // p, C, p * p)
+    def _offsets(self) -> list[tuple[int, int]]:
+        """The p·p positions (u, v) inside a window, in row-major order."""
+        return [(u, v) for u in range(self.size) for v in range(self.size)]
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
-        windows = self._windows(x)
-        self.x_shape = x.shape
-        self.argmax = windows.argmax(axis=-1)[..., None]
-        return np.take_along_axis(windows, self.argmax, axis=-1)[..., 0]
+        """y = the elementwise largest of the p·p strided slices x[:, u::p, v::p]."""
+        p = self.size
+        offsets = self._offsets()
+        y = np.maximum(x[:, ::p, ::p], x[:, offsets[1][0] :: p, offsets[1][1] :: p]) if p > 1 else x.copy()
+        for u, v in offsets[2:]:
+            np.maximum(y, x[:, u::p, v::p], out=y)
+        self.x, self.y = x, y
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        """∂C/∂x is ∂C/∂y at each window's maximum, 0 elsewhere."""
+        """∂C/∂x is ∂C/∂y at each window's maximum (the first, on a tie), 0 elsewhere."""
         if not self.input_grad:
             return None
-        m, H, W, C = self.x_shape
         p = self.size
-        d = np.zeros((*dy.shape, p * p), dtype=dy.dtype)
-        np.put_along_axis(d, self.argmax, dy[..., None], axis=-1)
-        return d.reshape(m, H // p, W // p, C, p, p).transpose(0, 1, 4, 2, 5, 3).reshape(self.x_shape)
+        dx = np.empty(self.x.shape, dtype=dy.dtype)
+        taken = np.zeros(self.y.shape, dtype=bool)  # windows whose maximum has had its ∂C/∂y
+        for u, v in self._offsets():
+            here = np.equal(self.x[:, u::p, v::p], self.y)
+            here &= ~taken
+            taken |= here
+            np.multiply(dy, here, out=dx[:, u::p, v::p])
+        return dx
 
     def __repr__(self) -> str:
         return f"MaxPool2D({self.size}x{self.size})"
