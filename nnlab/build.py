@@ -14,16 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from nnlab.activations import make_activation
-from nnlab.config import Config, dropout_rates, hidden_activations, load_config
+from nnlab.config import Config, load_config
+from nnlab.config.layers import internal_shape
+from nnlab.config.schema import model_input, model_layers
 from nnlab.costs import make_cost
 from nnlab.data import load_dataset, scale_pixels
 from nnlab.initializers import INITIALIZERS
-from nnlab.layers import Dense
+from nnlab.layers import LAYERS, Flatten
+from nnlab.layers.base import LayerParts
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer, make_optimizer
 
@@ -40,25 +44,38 @@ def build_network(
 
     Layer by layer, W^l then b^l are drawn (in float64, then cast to the
     config's dtype, so float32 and float64 runs start from the same numbers).
+    A dense layer that follows an image-shaped one gets a flatten before it.
     ``n_train`` is the n of Nielsen's L2 term λ/n (default: the config's
     training-set size).
     """
     cfg = as_config(cfg)
     m = cfg.model
     dtype = np.dtype(cfg.training.dtype)
-    acts = [make_activation(a.name, **a.params) for a in hidden_activations(cfg)]
-    acts.append(make_activation(m.output.name, **m.output.params))
-    drops = dropout_rates(cfg) + [0.0]
-    w_init = INITIALIZERS.get(m.init.weights.name)
-    b_init = INITIALIZERS.get(m.init.biases.name)
+    specs = model_layers(cfg)
+    shape = internal_shape(model_input(cfg))
+    input_shape = shape
     layers = []
-    for n_in, n_out, act, p in zip(m.sizes[:-1], m.sizes[1:], acts, drops):
-        W = w_init(rng, (n_in, n_out), n_in, n_out, **m.init.weights.params).astype(dtype)
-        b = b_init(rng, (n_out,), n_in, n_out, **m.init.biases.params).astype(dtype)
-        layers.append(Dense(W, b, act, dropout=p))
+    for i, spec in enumerate(specs):
+        if spec.kind == "dense" and len(shape) > 1:
+            layers.append(Flatten())
+            shape = layers[-1].output_shape(shape)
+        cls = LAYERS.get(spec.kind)
+        parts = LayerParts(rng, dtype, dropout=spec.dropout or 0.0)
+        if spec.activation is not None:
+            parts.activation = make_activation(spec.activation.name, **spec.activation.params)
+        if spec.init_weights is not None:
+            w, b_ = spec.init_weights, spec.init_biases
+            parts.weights = partial(INITIALIZERS.get(w.name), **w.params)
+            parts.biases = partial(INITIALIZERS.get(b_.name), **b_.params)
+        following = specs[i + 1] if i + 1 < len(specs) else None
+        if following is not None and following.kind == "maxpool2d":
+            parts.fan_out_divisor = following.hyper["size"] ** 2
+        layers.append(cls.create(shape, spec.hyper, parts))
+        shape = layers[-1].output_shape(shape)
     n = n_train if n_train is not None else cfg.data.n_train
     lam = cfg.regularization.l2
-    return Network(layers, make_cost(m.cost, m.cost_reduction), l2=lam / n if lam else 0.0)
+    cost = make_cost(m.cost, m.cost_reduction)
+    return Network(layers, cost, l2=lam / n if lam else 0.0, input_shape=input_shape)
 
 
 def build_optimizer(cfg: Config | Mapping[str, Any] | str) -> Optimizer:

@@ -231,7 +231,9 @@ BAD_CONFIGS = [
     (
         "section-not-a-mapping",
         {"model": 5},
-        ["model: got 5; must be a mapping with keys: activation, cost, cost_reduction, init, output, sizes"],
+        [
+            "model: got 5; must be a mapping with keys: activation, cost, cost_reduction, init, input, layers, output, sizes"
+        ],
     ),
     (
         "run-name-with-slash",

@@ -199,8 +199,11 @@ def test_conv_net_layers_are_numbered_and_labelled_by_kind():
 @pytest.mark.parametrize(
     ("layers", "message"),
     [
-        ([Conv2D(np.zeros((5, 5, 1, 2)), np.zeros(2), make_activation("relu"))], "a 5x5 kernel does not fit a 3x3 map"),
-        ([MaxPool2D(2)], "2x2 pooling does not tile a 3x3 map"),
+        (
+            [Conv2D(np.zeros((5, 5, 1, 2)), np.zeros(2), make_activation("relu"))],
+            "a 5x5 kernel does not fit the 3x3 map it gets",
+        ),
+        ([MaxPool2D(2)], "2x2 pooling does not tile the 3x3 map it gets"),
         ([Dense(np.zeros((9, 3)), np.zeros(3), make_activation("sigmoid"))], "cannot take inputs of shape (3, 3, 1)"),
     ],
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nnlab.config.parts import DATASETS
+from nnlab.config.parts import DATASETS, DatasetInfo
 from nnlab.config.values import Loc, as_int, show
 from nnlab.errors import UserError
 
@@ -40,12 +40,15 @@ def dataset_problems(cfg: Config) -> Problems:
     d, sizes = cfg.data, cfg.model.sizes
     info = DATASETS[d.dataset]
     errors: Problems = []
-    if sizes[0] != info.n_inputs:
-        message = f"got {sizes[0]}; must be {info.n_inputs} (the pixels of one {d.dataset} image)"
-        errors.append((("model", "sizes", 0), message))
-    if sizes[-1] != info.n_classes:
-        last = ("model", "sizes", len(sizes) - 1)
-        errors.append((last, f"got {sizes[-1]}; must be {info.n_classes} (the classes of {d.dataset})"))
+    if sizes is not None:
+        if sizes[0] != info.n_inputs:
+            message = f"got {sizes[0]}; must be {info.n_inputs} (the pixels of one {d.dataset} image)"
+            errors.append((("model", "sizes", 0), message))
+        if sizes[-1] != info.n_classes:
+            last = ("model", "sizes", len(sizes) - 1)
+            errors.append((last, f"got {sizes[-1]}; must be {info.n_classes} (the classes of {d.dataset})"))
+    else:
+        errors += layer_problems(cfg, info)
     if d.split not in info.splits:
         allowed = " or ".join(f"'{s}'" for s in info.splits)
         errors.append((("data", "split"), f"got {show(d.split)}; must be {allowed} for dataset {d.dataset}"))
@@ -57,8 +60,30 @@ def dataset_problems(cfg: Config) -> Problems:
     return errors
 
 
+def layer_problems(cfg: Config, info: DatasetInfo) -> Problems:
+    """model.input against the dataset, then every layer's shape from the input to the output."""
+    from nnlab.config.layers import shape_problems
+    from nnlab.config.schema import model_input
+
+    shape = model_input(cfg)
+    n = 1
+    for s in shape:
+        n *= s
+    if n != info.n_inputs:
+        image = f" ({list(info.image)} as an image)" if info.image else ""
+        found = (
+            f"got {shape} ({n} inputs)" if cfg.model.input is not None else f"a {cfg.model.layers[0].kind} layer first"
+        )
+        where = ("model", "input") if cfg.model.input is not None else ("model", "layers", 0)
+        return [(where, f"{found}; one {cfg.data.dataset} example has {info.n_inputs} inputs{image}")]
+    return [(("model", *loc), message) for loc, message in shape_problems(shape, cfg.model.layers, info.n_classes)]
+
+
 def dropout_problems(cfg: Config) -> Problems:
     rates, hidden = cfg.regularization.dropout, cfg.model.n_hidden
+    if isinstance(rates, list) and cfg.model.layers is not None:
+        message = "a list is for model.sizes; with model.layers give a layer its own dropout there"
+        return [(("regularization", "dropout"), f"got {plural(len(rates), 'rate')}; {message}")]
     if not isinstance(rates, list) or len(rates) == hidden:
         return []
     need = f"one rate or a list of {hidden}" if hidden else "one rate"

@@ -198,9 +198,18 @@ _SPEC_PATHS = [
 ]
 
 
+class _BlockList(list):
+    pass
+
+
+_Dumper.add_representer(_BlockList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=False))
+
+
 def dump_config(cfg: Config) -> str:
     """YAML text of the resolved config, sections and keys in the schema's order."""
     data = config_to_dict(cfg)
+    if data["model"].get("layers"):  # one layer a line
+        data["model"]["layers"] = _BlockList(_FlowDict(x) for x in data["model"]["layers"])
     for *parents, key in _SPEC_PATHS:
         section = data
         for p in parents:

@@ -100,13 +100,14 @@ class DatasetInfo:
     validation: int
     test: int
     splits: tuple[str, ...]
+    image: tuple[int, int, int] | None = None  # [channels, height, width] when the inputs are images
 
 
 # TODO(data): take names and sizes from nnlab.data.DATASETS once that package is
 # committed; the config must know the part sizes without loading any data.
 DATASETS = {
-    "mnist": DatasetInfo(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen")),
-    "mnist-mini": DatasetInfo(784, 10, 5_000, 1_000, 1_000, ("nielsen",)),
+    "mnist": DatasetInfo(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), (1, 28, 28)),
+    "mnist-mini": DatasetInfo(784, 10, 5_000, 1_000, 1_000, ("nielsen",), (1, 28, 28)),
 }
 
 

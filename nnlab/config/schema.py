@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serial
 from pydantic_core import PydanticCustomError
 
 from nnlab.config.checks import batch_problems, dataset_problems, dropout_problems, plural, raw_train_size
+from nnlab.config.layers import LayerSpec, parse_input, parse_layers
 from nnlab.config.parts import (
     DATASETS,
     LEARNING_RATES,
@@ -91,7 +92,9 @@ class Section(BaseModel):
 # -- model ---------------------------------------------------------------------
 
 
-def _sizes(v: Any) -> list[int]:
+def _sizes(v: Any) -> list[int] | None:
+    if v is None:
+        return None  # model.layers declares the net (checked in ModelConfig)
     if not isinstance(v, (list, tuple)):
         raise problem(f"got {show(v)}; must be a list of at least 2 layer sizes (input and output)")
     if len(v) < 2:
@@ -129,7 +132,11 @@ class InitConfig(Section):
 
 
 class ModelConfig(Section):
-    sizes: Annotated[list[int], BeforeValidator(_sizes)] = [784, 30, 10]
+    """A fully-connected net by its ``sizes`` (the shorthand), or any net by its ``layers``."""
+
+    sizes: Annotated[list[int] | None, BeforeValidator(_sizes)] = [784, 30, 10]
+    input: Annotated[list[int] | None, BeforeValidator(parse_input)] = None
+    layers: Annotated[list[LayerSpec] | None, BeforeValidator(parse_layers)] = None
     activation: Annotated[ActivationSpec | list[ActivationSpec], BeforeValidator(_hidden_activation)] = ActivationSpec(
         name="sigmoid"
     )
@@ -140,15 +147,38 @@ class ModelConfig(Section):
     cost_reduction: Annotated[Literal["sum", "mean"], BeforeValidator(choice("sum", "mean"))] = "sum"
     init: InitConfig = Field(default_factory=InitConfig)
 
+    @classmethod
+    def _prepare(cls, data: dict) -> dict:
+        if data.get("layers") is not None:
+            if data.get("sizes") is not None:
+                raise problems(
+                    (("sizes",), "given with model.layers; give one: sizes (a fully-connected net) or layers")
+                )
+            data["sizes"] = None
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # the architecture as it was given: sizes, or input and layers (a sizes config dumps as it always did)
+        return {k: v for k, v in handler(self).items() if v is not None or k not in ("sizes", "input", "layers")}
+
     @property
     def n_hidden(self) -> int:
-        return len(self.sizes) - 2
+        """Hidden layers of a ``sizes`` net; for ``layers``, the layers with weights before the output."""
+        if self.sizes is not None:
+            return len(self.sizes) - 2
+        return sum(spec.kind in ("dense", "conv2d") for spec in self.layers) - 1
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
+        if self.sizes is None and self.layers is None:
+            raise problems((("sizes",), "got null; give sizes (a fully-connected net) or layers"))
         errors = []
         hidden, act = self.n_hidden, self.activation
-        if isinstance(act, list) and len(act) != hidden:
+        if isinstance(act, list) and self.layers is not None:
+            message = "a list is for model.sizes; with model.layers give a layer its own activation there"
+            errors.append((("activation",), f"got {plural(len(act), 'activation')}; {message}"))
+        elif isinstance(act, list) and len(act) != hidden:
             got = f"got {plural(len(act), 'activation')} for {plural(hidden, 'hidden layer')}"
             need = f"one activation or a list of {hidden}" if hidden else "one activation name"
             errors.append((("activation",), f"{got}; must be {need}"))
@@ -358,6 +388,52 @@ class Config(Section):
         if errors:
             raise problems(*errors)
         return self
+
+
+def model_input(cfg: Config) -> list[int]:
+    """One example's shape as the user writes it: ``[n]`` or ``[channels, height, width]``.
+
+    Default: the dataset's image shape when a layer needs images (conv2d,
+    maxpool2d), else its number of inputs.
+    """
+    m, info = cfg.model, DATASETS[cfg.data.dataset]
+    if m.input is not None:
+        return list(m.input)
+    if m.layers is not None and m.layers[0].kind not in ("dense", "flatten") and info.image:
+        return list(info.image)
+    return [m.sizes[0]] if m.sizes is not None else [info.n_inputs]
+
+
+def model_layers(cfg: Config) -> list[LayerSpec]:
+    """Every layer of the net with its settings resolved: activation, initializers, dropout.
+
+    A ``sizes`` net is its dense layers; in ``layers``, what a layer leaves
+    out comes from the model (activation: model.activation, the last layer's
+    model.output; init: model.init) and regularization.dropout (hidden dense
+    layers).
+    """
+    m = cfg.model
+    if m.sizes is not None:
+        acts = [*hidden_activations(cfg), m.output]
+        drops = [*dropout_rates(cfg), 0.0]
+        init = {"init_weights": m.init.weights, "init_biases": m.init.biases}
+        return [
+            LayerSpec(kind="dense", hyper={"units": n}, activation=a, dropout=p, **init)
+            for n, a, p in zip(m.sizes[1:], acts, drops)
+        ]
+    default_dropout = cfg.regularization.dropout if not isinstance(cfg.regularization.dropout, list) else 0.0
+    out = []
+    for i, spec in enumerate(m.layers):
+        last = i == len(m.layers) - 1
+        fill: dict[str, Any] = {}
+        if spec.kind in ("dense", "conv2d"):
+            fill["activation"] = spec.activation or (m.output if last else m.activation)
+            fill["init_weights"] = spec.init_weights or m.init.weights
+            fill["init_biases"] = spec.init_biases or m.init.biases
+        if spec.kind == "dense":
+            fill["dropout"] = spec.dropout if spec.dropout is not None else (0.0 if last else default_dropout)
+        out.append(spec.model_copy(update=fill))
+    return out
 
 
 def hidden_activations(cfg: Config) -> list[ActivationSpec]:

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from nnlab.hyper import Hyper
 from nnlab.registry import Registry
 
 Shape = tuple[int, ...]
@@ -48,6 +49,10 @@ class Layer:
     numbered = False
     #: its label is this plus the number of the layer (pool1 follows conv1); "" for no number
     label_stem = ""
+    #: the hyperparameters a config gives this kind (``model.layers[i].<name>``)
+    hyper: dict[str, Hyper] = {}
+    #: the per-layer settings it also takes from a config: "activation", "init", "dropout"
+    settings: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.input_grad = True  # the network sets False where ∂C/∂x is never needed
@@ -60,7 +65,22 @@ class Layer:
         raise NotImplementedError
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        return input_shape
+        """One example's output shape for inputs of ``input_shape`` (ValueError where they do not fit)."""
+        return self.shape_after(input_shape, **self.hyperparams())
+
+    def hyperparams(self) -> dict:
+        """This layer's values of its declared hyperparameters."""
+        return {name: getattr(self, name) for name in self.hyper}
+
+    @classmethod
+    def shape_after(cls, input_shape: Shape, **hyper) -> Shape:
+        """The output shape of a layer of this kind with ``hyper`` (no layer needed: config checks use it)."""
+        return tuple(input_shape)
+
+    @classmethod
+    def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Layer:
+        """A new layer of this kind for inputs of ``input_shape``, its parameters drawn from ``parts.rng``."""
+        return cls(**hyper)
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -78,6 +98,32 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class ShapeError(ValueError):
+    """A layer that does not fit its input; ``key`` names the hyperparameter at fault (``kernel``)."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class LayerParts:
+    """What ``Layer.create`` may need beyond the hyperparameters: the built activation, the
+    initializers (``fn(rng, shape, n_in, n_out)``), the dropout rate, the Generator and the dtype."""
+
+    def __init__(self, rng, dtype, activation=None, weights=None, biases=None, dropout: float = 0.0,
+                 fan_out_divisor: int = 1) -> None:  # fmt: skip
+        self.rng, self.dtype = rng, np.dtype(dtype)
+        self.activation, self.weights, self.biases, self.dropout = activation, weights, biases, dropout
+        #: network3 counts a conv layer's fan-out after the pooling that follows it (n_out = F·k²/pool area)
+        self.fan_out_divisor = fan_out_divisor
+
+    def draw(self, shape: Shape, n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+        """W of ``shape`` then b (one per output unit), in float64 then cast: float32 and float64 runs start alike."""
+        W = self.weights(self.rng, shape, n_in, n_out).astype(self.dtype)
+        b = self.biases(self.rng, (shape[-1],), n_in, n_out).astype(self.dtype)
+        return W, b
 
 
 def n_units(shape: Shape) -> int:

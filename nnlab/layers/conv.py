@@ -37,7 +37,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from nnlab.activations import Activation
-from nnlab.layers.base import LAYERS, Layer, Shape, n_units
+from nnlab.hyper import Hyper
+from nnlab.layers.base import LAYERS, Layer, LayerParts, Shape, ShapeError, n_units
 
 
 def patches(x: np.ndarray, k: int) -> np.ndarray:
@@ -54,6 +55,11 @@ class Conv2D(Layer):
     param_names = ("W", "b")
     decayed = ("W",)
     numbered = True
+    hyper = {
+        "filters": Hyper(int, ge=1, doc="feature maps F"),
+        "kernel": Hyper(int, ge=1, doc="kernel side k (k x k, stride 1, no padding)"),
+    }
+    settings = ("activation", "init")
 
     def __init__(self, W: np.ndarray, b: np.ndarray, activation: Activation):
         super().__init__()
@@ -80,13 +86,25 @@ class Conv2D(Layer):
         return self.W.shape[3]
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 3 or input_shape[2] != self.channels:
+        if len(input_shape) == 3 and input_shape[2] != self.channels:
             raise ValueError(f"a conv layer over {self.channels} channels cannot take inputs of shape {input_shape}")
+        return self.shape_after(input_shape, self.filters, self.kernel)
+
+    @classmethod
+    def shape_after(cls, input_shape: Shape, filters: int, kernel: int) -> Shape:
+        if len(input_shape) != 3:
+            raise ValueError(f"a conv layer takes (H, W, C) maps, not inputs of shape {tuple(input_shape)}")
         H, W, C = input_shape
-        k = self.kernel
+        k = kernel
         if k > H or k > W:
-            raise ValueError(f"a {k}x{k} kernel does not fit a {H}x{W} map")
-        return (H - k + 1, W - k + 1, self.filters)
+            raise ShapeError(f"a {k}x{k} kernel does not fit the {H}x{W} map it gets", key="kernel")
+        return (H - k + 1, W - k + 1, filters)
+
+    @classmethod
+    def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Conv2D:
+        C, k, F = input_shape[2], hyper["kernel"], hyper["filters"]
+        W, b = parts.draw((k, k, C, F), k * k * C, F * k * k // parts.fan_out_divisor)
+        return cls(W, b, parts.activation)
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
         """z = cols W_mat + b at every position;  a = f(z)."""
@@ -129,19 +147,23 @@ class MaxPool2D(Layer):
 
     kind = "maxpool2d"
     label_stem = "pool"
+    hyper = {"size": Hyper(int, default=2, ge=1, doc="window side p (p x p, no overlap)")}
 
     def __init__(self, size: int):
         super().__init__()
         self.size = size
         self.x = self.y = None
 
-    def output_shape(self, input_shape: Shape) -> Shape:
-        p = self.size
+    @classmethod
+    def shape_after(cls, input_shape: Shape, size: int = 2) -> Shape:
+        p = size
         if len(input_shape) != 3:
-            raise ValueError(f"max-pooling takes (H, W, C) maps, not inputs of shape {input_shape}")
+            raise ValueError(f"max-pooling takes (H, W, C) maps, not inputs of shape {tuple(input_shape)}")
         H, W, C = input_shape
         if H % p or W % p:
-            raise ValueError(f"{p}x{p} pooling does not tile a {H}x{W} map (its sides must be multiples of {p})")
+            raise ShapeError(
+                f"{p}x{p} pooling does not tile the {H}x{W} map it gets (sides must be multiples of {p})", key="size"
+            )
         return (H // p, W // p, C)
 
     def _offsets(self) -> list[tuple[int, int]]:
@@ -186,7 +208,8 @@ class Flatten(Layer):
         super().__init__()
         self.x_shape: tuple[int, ...] = ()
 
-    def output_shape(self, input_shape: Shape) -> Shape:
+    @classmethod
+    def shape_after(cls, input_shape: Shape) -> Shape:
         return (n_units(input_shape),)
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:

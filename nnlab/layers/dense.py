@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnlab.activations import Activation
-from nnlab.layers.base import LAYERS, Layer, Shape
+from nnlab.hyper import Hyper
+from nnlab.layers.base import LAYERS, Layer, LayerParts, Shape
 
 
 @LAYERS.register("dense")
@@ -28,6 +29,8 @@ class Dense(Layer):
     param_names = ("W", "b")  # plus the activation's own (PReLU: alpha), see ``params``
     decayed = ("W",)
     numbered = True
+    hyper = {"units": Hyper(int, ge=1, doc="output units")}
+    settings = ("activation", "init", "dropout")
 
     def __init__(self, W: np.ndarray, b: np.ndarray, activation: Activation, dropout: float = 0.0):
         super().__init__()
@@ -59,10 +62,24 @@ class Dense(Layer):
     def grads(self) -> dict[str, np.ndarray]:
         return {"W": self.gW, "b": self.gb, **self.activation_grads}
 
+    @property
+    def units(self) -> int:
+        return self.n_out
+
     def output_shape(self, input_shape: Shape) -> Shape:
         if tuple(input_shape) != (self.n_in,):
             raise ValueError(f"a dense layer of {self.n_in} inputs cannot take inputs of shape {tuple(input_shape)}")
         return (self.n_out,)
+
+    @classmethod
+    def shape_after(cls, input_shape: Shape, units: int) -> Shape:
+        return (units,)
+
+    @classmethod
+    def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Dense:
+        (n_in,), n_out = input_shape, hyper["units"]
+        W, b = parts.draw((n_in, n_out), n_in, n_out)
+        return cls(W, b, parts.activation, dropout=parts.dropout)
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
         """z = x W + b;  a = f(z);  out = a ⊙ mask / (1-p) when training with dropout."""
