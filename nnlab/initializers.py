@@ -25,6 +25,13 @@ def nielsen(rng: np.random.Generator, shape, n_in: int, n_out: int) -> np.ndarra
     return rng.standard_normal(shape) / math.sqrt(n_in)
 
 
+@INITIALIZERS.register("network3")
+def network3(rng, shape, n_in, n_out):
+    """N(0, 1/n_out): network3.py's weights (Nielsen ch. 6). For a conv layer followed by
+    max-pooling, n_out counts the units each input reaches after the pooling: F·k²/(pool area)."""
+    return rng.standard_normal(shape) / math.sqrt(n_out)
+
+
 @INITIALIZERS.register("large")
 def large(rng, shape, n_in, n_out):
     """N(0, 1): network2's ``large_weight_initializer`` (saturates sigmoid units)."""

@@ -34,7 +34,7 @@ import numpy as np
 
 from nnlab.costs import Cost
 from nnlab.fastpath import FlatParameters
-from nnlab.layers import Dense, Layer
+from nnlab.layers import Conv2D, Dense, Layer
 
 Params = dict[str, np.ndarray]
 
@@ -243,15 +243,29 @@ class Network:
             return y.astype(self.dtype, copy=False)
         return one_hot(y, self.n_outputs, self.dtype)
 
-    def predict_proba(self, X: np.ndarray, batch: int = 10_000) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, batch: int | None = None) -> np.ndarray:
         """a^L for every row of X, in chunks (evaluation mode: no dropout)."""
+        batch = batch or self.eval_rows
         return np.concatenate([self.forward(X[i : i + batch]) for i in range(0, len(X), batch)])
 
-    def predict(self, X: np.ndarray, batch: int = 10_000) -> np.ndarray:
+    def predict(self, X: np.ndarray, batch: int | None = None) -> np.ndarray:
         return self.predict_proba(X, batch).argmax(axis=1)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, batch: int = 10_000) -> tuple[float, float]:
-        """(loss, accuracy) over a dataset: loss = mean cost + L2 penalty."""
+    #: numbers a forward pass may hold at once while evaluating (16 MB of float32)
+    EVAL_BUDGET = 1 << 22
+
+    @property
+    def eval_rows(self) -> int:
+        """Rows per evaluation chunk: as many as fit ``EVAL_BUDGET`` (caches and im2col patches), 1..10,000."""
+        per_row = sum(3 * math.prod(shape) for shape in self.shapes)
+        for layer, shape in zip(self.layers, self.shapes):
+            if isinstance(layer, Conv2D):  # the patches: k·k·C numbers per output position
+                per_row += math.prod(layer.output_shape(shape)[:2]) * layer.kernel**2 * layer.channels
+        return max(1, min(10_000, self.EVAL_BUDGET // per_row))
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch: int | None = None) -> tuple[float, float]:
+        """(loss, accuracy) over a dataset: loss = mean cost + L2 penalty; in chunks of ``eval_rows``."""
+        batch = batch or self.eval_rows
         total, correct = 0.0, 0
         for i in range(0, len(X), batch):
             Xb, yb = X[i : i + batch], y[i : i + batch]

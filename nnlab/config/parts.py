@@ -54,6 +54,7 @@ HIDDEN_ONLY = {"prelu"}
 
 INIT_PARAMS: dict[str, dict[str, float]] = {
     "nielsen": {},
+    "network3": {},
     "large": {},
     "standard_normal": {},
     "he": {},

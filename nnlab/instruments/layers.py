@@ -23,15 +23,27 @@ def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, lis
     """Per layer 1..L: ||δ^l|| = ||mean_x ∂C/∂b^l|| and ||∂C/∂W^l|| (L2 included) on (X, Y).
 
     For a convolutional layer ∂C/∂b^l has one entry per filter (δ summed over
-    the positions the filter is applied at). Evaluation mode (no dropout).
-    Overwrites the network's caches and gradient buffers.
+    the positions the filter is applied at). Evaluation mode (no dropout), in
+    chunks of ``net.eval_rows`` examples (the gradients of the chunks averaged,
+    weighted by their sizes). Overwrites the network's caches and gradient buffers.
     """
-    net.forward(X)
-    net.backward(Y)
-    return {
-        "delta_norm": [_norm(layer.gb) for layer in net.learning_layers],
-        "weight_grad_norm": [_norm(layer.gW) for layer in net.learning_layers],
-    }
+    layers = net.learning_layers
+    n, rows = len(X), net.eval_rows
+    if n <= rows:
+        net.forward(X)
+        net.backward(Y)
+        gb, gW = [layer.gb for layer in layers], [layer.gW for layer in layers]
+    else:
+        gb = [np.zeros(layer.gb.shape) for layer in layers]
+        gW = [np.zeros(layer.gW.shape) for layer in layers]
+        for i in range(0, n, rows):
+            net.forward(X[i : i + rows])
+            net.backward(Y[i : i + rows])
+            share = len(Y[i : i + rows]) / n
+            for layer, b_sum, W_sum in zip(layers, gb, gW):
+                b_sum += share * layer.gb
+                W_sum += share * layer.gW
+    return {"delta_norm": [_norm(g) for g in gb], "weight_grad_norm": [_norm(g) for g in gW]}
 
 
 def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None]]:
@@ -40,24 +52,56 @@ def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None
     saturated_fraction: share of (example, unit) pairs with f'(z) < 1% of max f'
     (saturating activations: sigmoid, tanh). dead_fraction: share of units with
     f'(z) = 0 on every example (rectifying activations: relu); in a
-    convolutional layer a unit is one filter at one position.
+    convolutional layer a unit is one filter at one position. In chunks of
+    ``net.eval_rows`` examples.
     """
-    net.forward(X)
+    layers = net.learning_layers
+    sums = [_ActivationSums() for _ in layers]
+    for i in range(0, len(X), net.eval_rows):
+        net.forward(X[i : i + net.eval_rows])
+        for layer, acc in zip(layers, sums):
+            acc.add(layer)
     out: dict[str, list[float | None]] = {"mean": [], "std": [], "saturated_fraction": [], "dead_fraction": []}
-    for layer in net.learning_layers:
+    for layer, acc in zip(layers, sums):
+        for key, value in acc.result(layer.activation).items():
+            out[key].append(value)
+    return out
+
+
+class _ActivationSums:
+    """Running sums of one layer's activation statistics over chunks of the probe set."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[float, float, int]] = []  # (mean, std, size) of each chunk
+        self.saturated, self.count = 0, 0
+        self.alive: np.ndarray | None = None  # per unit: f'(z) != 0 on some example
+
+    def add(self, layer) -> None:
         act, z, a = layer.activation, layer.z, layer.a
-        out["mean"].append(float(a.mean(dtype=np.float64)))
-        out["std"].append(float(a.std(dtype=np.float64)))
-        sat = dead = None
+        self.chunks.append((float(a.mean(dtype=np.float64)), float(a.std(dtype=np.float64)), a.size))
+        self.count += a.size
         if act.saturating or act.rectifying:
             d = act.df(z, a)
             if act.saturating:
-                sat = float((d < SATURATION_THRESHOLD * act.max_slope).mean())
+                self.saturated += int((d < SATURATION_THRESHOLD * act.max_slope).sum())
             if act.rectifying:
-                dead = float((d == 0).all(axis=0).mean())
-        out["saturated_fraction"].append(sat)
-        out["dead_fraction"].append(dead)
-    return out
+                alive = (d != 0).any(axis=0)
+                self.alive = alive if self.alive is None else self.alive | alive
+
+    def result(self, act) -> dict[str, float | None]:
+        if len(self.chunks) == 1:  # one chunk: as measured
+            mean, std, _ = self.chunks[0]
+        else:  # pooled from the chunks' means and variances
+            sizes = np.array([c[2] for c in self.chunks], dtype=float)
+            means, stds = np.array([c[0] for c in self.chunks]), np.array([c[1] for c in self.chunks])
+            mean = float((sizes * means).sum() / sizes.sum())
+            std = math.sqrt(float((sizes * (stds**2 + (means - mean) ** 2)).sum() / sizes.sum()))
+        return {
+            "mean": mean,
+            "std": std,
+            "saturated_fraction": self.saturated / self.count if act.saturating else None,
+            "dead_fraction": float((~self.alive).mean()) if act.rectifying else None,
+        }
 
 
 def _rows(net: Network, step: int, epoch: int, measured: dict[str, list[float | None]]) -> list[Row]:
