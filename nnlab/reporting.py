@@ -37,6 +37,8 @@ from nnlab.results import (
 )
 
 FORMATS = ("table", "md", "csv", "json")
+#: output file extension -> format (``nnlab report -o FILE``)
+EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".txt": "table"}
 ACCURACY_FIELDS = (
     ("final_epoch", "final", "epoch"),
     ("final_train_accuracy", "final", "train_accuracy"),
@@ -408,6 +410,28 @@ def rich_tables(report: Report) -> list[Any]:
             t.add_row(*row)
         out.append(t)
     return out
+
+
+def output_format(output: Path | None, fmt: str | None) -> str:
+    """The format to write: ``fmt`` if given, else the one ``output``'s extension names ("table" on screen).
+
+    A file's extension must be one of ``EXTENSIONS`` and agree with ``fmt`` when
+    both are given: a report never lands in a file whose name says otherwise.
+    """
+    if output is None:
+        return fmt or "table"
+    ext = output.suffix.lower()
+    known = ", ".join(EXTENSIONS)
+    if ext not in EXTENSIONS:
+        found = f"extension {output.suffix!r}" if ext else "no extension"
+        raise UserError(f"{output}: {found}; a report file ends in {known} (Markdown, CSV, JSON, text table)")
+    if fmt is not None and fmt != EXTENSIONS[ext]:
+        wanted = [e for e, f in EXTENSIONS.items() if f == fmt]
+        raise UserError(
+            f"{output}: --format {fmt} does not match the extension {output.suffix!r}"
+            f" ({EXTENSIONS[ext]}); name the file *{wanted[0]} or drop --format"
+        )
+    return EXTENSIONS[ext]
 
 
 def render(report: Report, fmt: str) -> str:

@@ -1,0 +1,82 @@
+"""The rough edges a new user hit (issue 12, item 11): each one fixed, each with its test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from synthetic_runs import write_run
+
+from nnlab.cli.main import cli
+
+
+def invoke(*args: str, **kw):
+    return CliRunner().invoke(cli, list(args), **kw)
+
+
+def errors(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+
+
+# --- report -o: the format follows the file's extension ------------------------
+
+
+@pytest.fixture
+def run(tmp_path) -> Path:
+    return write_run(tmp_path / "run", name="deep", best=3)
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("rep.md", "# deep"), ("rep.MARKDOWN", "# deep"), ("rep.csv", "run,path,status"), ("rep.txt", "deep: accuracy")],
+)
+def test_report_format_follows_the_extension(run, tmp_path, name, first):
+    out = tmp_path / name
+    result = invoke("report", str(run), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{out}\n"
+    assert out.read_text().lstrip().startswith(first)
+
+
+def test_report_json_by_extension_and_by_agreeing_format(run, tmp_path):
+    for extra in ([], ["--format", "json"]):
+        out = tmp_path / f"rep{len(extra)}.json"
+        assert invoke("report", str(run), "--output", str(out), *extra).exit_code == 0
+        assert json.loads(out.read_text())["runs"][0]["run"] == "deep"
+
+
+@pytest.mark.parametrize(
+    ("name", "found"), [("rep.html", "extension '.html'"), ("rep", "no extension"), ("rep.pdf", "extension '.pdf'")]
+)
+def test_report_refuses_an_unknown_extension_and_writes_nothing(run, tmp_path, name, found):
+    out = tmp_path / name
+    result = invoke("report", str(run), "-o", str(out))
+    assert result.exit_code == 2
+    assert errors(result) == [
+        f"error: {out}: {found}; a report file ends in .md, .markdown, .csv, .json, .txt"
+        " (Markdown, CSV, JSON, text table)"
+    ]
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_report_refuses_a_format_the_extension_contradicts(run, tmp_path):
+    out = tmp_path / "rep.csv"
+    result = invoke("report", str(run), "-o", str(out), "--format", "md")
+    assert result.exit_code == 2
+    assert errors(result) == [
+        f"error: {out}: --format md does not match the extension '.csv' (csv); name the file *.md or drop --format"
+    ]
+    assert not out.exists()
+    result = invoke("report", str(run), "-o", str(tmp_path / "rep.txt"), "--format", "csv")
+    assert errors(result) == [
+        f"error: {tmp_path / 'rep.txt'}: --format csv does not match the extension '.txt' (table);"
+        " name the file *.csv or drop --format"
+    ]
+
+
+def test_report_format_without_output_prints(run):
+    result = invoke("report", str(run), "--format", "csv")
+    assert result.exit_code == 0 and result.stdout.startswith("run,path,status")
