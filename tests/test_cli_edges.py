@@ -80,3 +80,29 @@ def test_report_refuses_a_format_the_extension_contradicts(run, tmp_path):
 def test_report_format_without_output_prints(run):
     result = invoke("report", str(run), "--format", "csv")
     assert result.exit_code == 0 and result.stdout.startswith("run,path,status")
+
+
+# --- --jobs: 0 and negatives are refused, auto is one per core -------------------
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "1.5", "two", ""])
+def test_sweep_jobs_must_be_a_whole_number_at_least_1(tmp_path, value):
+    result = invoke("sweep", "depth", "--jobs", value, "--runs-dir", str(tmp_path / "runs"))
+    assert result.exit_code == 2
+    assert errors(result) == [
+        f"error: --jobs {value}: not a whole number >= 1; give the number of worker processes, or auto for one per core"
+    ]
+    assert not (tmp_path / "runs").exists()
+
+
+def test_jobs_auto_or_unset_is_one_per_core(monkeypatch):
+    from nnlab.cli import common
+
+    monkeypatch.setattr(common.os, "cpu_count", lambda: 7)
+    assert [common.parse_jobs(v) for v in (None, "auto", "AUTO", "3", " 1 ")] == [7, 7, 7, 3, 1]
+
+
+def test_sweep_help_says_what_jobs_takes():
+    text = " ".join(invoke("sweep", "--help").stdout.split())
+    assert "-j, --jobs N|auto Worker processes: a whole number >= 1" in text
+    assert "or auto for one per core (the default)" in text

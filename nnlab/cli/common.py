@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -25,3 +26,21 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(err.exit_code)
 
     return wrapper
+
+
+JOBS_HELP = "Worker processes: a whole number >= 1 (1 runs in-process), or auto for one per core (the default)."
+
+
+def parse_jobs(value: str | None, option: str = "--jobs") -> int:
+    """``--jobs`` as given: a whole number >= 1, or ``auto`` (or not given) for one per core."""
+    if value is None or value.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = None
+    if jobs is None or jobs < 1:
+        raise UserError(
+            f"{option} {value}: not a whole number >= 1; give the number of worker processes, or auto for one per core"
+        )
+    return jobs

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from nnlab.cli.common import user_errors
+from nnlab.cli.common import JOBS_HELP, parse_jobs, user_errors
 
 
 class SweepProgress:
@@ -96,9 +95,9 @@ class SweepProgress:
 @click.option(
     "-j",
     "--jobs",
-    type=int,
+    metavar="N|auto",
     default=None,
-    help="Local worker processes (default: the number of cores); 1 runs in-process.",
+    help=JOBS_HELP,
 )
 @click.option(
     "--executor",
@@ -144,9 +143,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     from nnlab.sweep.expand import check_data, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
 
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: must be >= 1")
+    jobs = parse_jobs(jobs)
     executor = executor or ("dask" if scheduler else "local")
     if executor == "dask":  # checked before any sweep folder is made
         if not scheduler:
