@@ -106,3 +106,33 @@ def test_sweep_help_says_what_jobs_takes():
     text = " ".join(invoke("sweep", "--help").stdout.split())
     assert "-j, --jobs N|auto Worker processes: a whole number >= 1" in text
     assert "or auto for one per core (the default)" in text
+
+
+# --- a mistyped command gets a suggestion --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "last"),
+    [
+        (["trian"], "Error: No such command 'trian'. Did you mean 'train'?"),
+        (["reprot", "runs"], "Error: No such command 'reprot'. Did you mean 'report'?"),
+        (["validat"], "Error: No such command 'validat'. Did you mean 'validate'?"),
+        (["data", "fetc", "mnist"], "Error: No such command 'fetc'. Did you mean 'fetch'?"),
+        (["frobnicate"], "Error: No such command 'frobnicate'."),
+    ],
+)
+def test_a_mistyped_command_gets_the_closest_one(args, last):
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == last
+
+
+def test_a_mistyped_command_from_the_installed_entry_point(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "nnlab", "trian", "x.yaml"], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == "Error: No such command 'trian'. Did you mean 'train'?"

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from nnlab.cli.common import user_errors
+from nnlab.cli.common import SuggestingGroup, user_errors
 
 
 class _PlainReporter:
@@ -92,7 +92,7 @@ class _RichReporter(_PlainReporter):
         self._say(f"{name}: downloaded from {url}, verified")
 
 
-@click.group("data")
+@click.group("data", cls=SuggestingGroup)
 def data() -> None:
     """Download datasets and show which ones nnlab can find."""
 
