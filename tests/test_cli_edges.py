@@ -136,3 +136,25 @@ def test_a_mistyped_command_from_the_installed_entry_point(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == "Error: No such command 'trian'. Did you mean 'train'?"
+
+
+# --- one spelling for "where the output goes": -o/--output -------------------------
+
+
+def test_plot_and_report_both_take_o_and_output(run, tmp_path):
+    for cmd, spelling in (("plot", "-o"), ("plot", "--output"), ("plot", "--out")):  # --out: the old name, hidden
+        out = tmp_path / f"figs{spelling}"
+        result = invoke(cmd, str(run), spelling, str(out), "--format", "svg")
+        assert result.exit_code == 0, result.output
+        assert [Path(p).parent for p in result.stdout.split()] == [out] * 5
+    for cmd in ("plot", "report"):
+        text = invoke(cmd, "--help").stdout
+        assert "-o, --output" in text and "--out " not in text
+
+
+def test_plot_refuses_two_different_output_folders(run, tmp_path):
+    result = invoke("plot", str(run), "-o", str(tmp_path / "a"), "--out", str(tmp_path / "b"))
+    assert result.exit_code == 2
+    assert errors(result) == [
+        f"error: --output {tmp_path / 'a'} and --out {tmp_path / 'b'}: give one (--out is the old name of --output)"
+    ]
