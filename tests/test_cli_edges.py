@@ -158,3 +158,51 @@ def test_plot_refuses_two_different_output_folders(run, tmp_path):
     assert errors(result) == [
         f"error: --output {tmp_path / 'a'} and --out {tmp_path / 'b'}: give one (--out is the old name of --output)"
     ]
+
+
+# --- data fetch: an unreachable source is exit 4, bad input stays exit 2 -----------
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A local URL nothing listens on: connection refused, as with no network."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}/mnist/"
+
+
+def test_data_fetch_from_an_unreachable_source_exits_4(tmp_path, closed_url):
+    result = invoke("data", "fetch", "mnist", "--dir", str(tmp_path), "--mirror", closed_url, "--timeout", "5")
+    assert result.exit_code == 4
+    first = "train-images-idx3-ubyte.gz"
+    assert errors(result) == [
+        f"error: could not fetch {first} into {tmp_path / 'mnist'}: {closed_url}{first}: Connection refused;"
+        " check the network, or pass --mirror URL (or set NNLAB_MNIST_MIRRORS)"
+    ]
+    assert "Traceback" not in result.output
+    assert list((tmp_path / "mnist").iterdir()) == []
+
+
+def test_data_fetch_bad_input_is_still_exit_2(tmp_path):
+    result = invoke("data", "fetch", "mnist", "--dir", str(tmp_path), "--mirror", "example.org/mnist")
+    assert result.exit_code == 2
+    assert errors(result) == [
+        "error: mirror 'example.org/mnist' is not a URL; give one starting with http://, https:// or file://"
+    ]
+    (tmp_path / "file").write_text("")
+    result = invoke("data", "fetch", "mnist", "--dir", str(tmp_path / "file" / "sub"))
+    assert result.exit_code == 2 and len(errors(result)) == 1
+
+
+def test_exit_4_is_documented_in_the_help_the_readme_and_reliability():
+    root = Path(__file__).resolve().parents[1]
+    help_text = " ".join(invoke("data", "fetch", "--help").stdout.split())
+    assert "4 source unreachable" in help_text
+    readme = " ".join((root / "README.md").read_text().split())
+    assert "Exit codes of `nnlab data fetch`: 0 ready, 2 bad input (" in readme
+    assert "), 4 source unreachable (no mirror delivered a verified file" in readme
+    assert "## A download source that cannot be reached (exit code 4)" in (root / "docs" / "reliability.md").read_text()

@@ -223,11 +223,11 @@ def test_cli_fetch_and_info_dir_are_the_same_data_folder(mirrors, tmp_path):
         assert "--dir DIR The data folder [default: $NNLAB_DATA, else ~/.cache/nnlab]" in text
 
 
-def test_cli_fetch_with_only_bad_mirrors_exits_2_with_one_error_line(mirrors, tmp_path):
+def test_cli_fetch_with_only_bad_mirrors_exits_4_with_one_error_line(mirrors, tmp_path):
     result = CliRunner(env={"NNLAB_MNIST_MIRRORS": f"{mirrors['empty']},{mirrors['closed']}"}).invoke(
         data, ["fetch", "mnist", "--dir", str(tmp_path)]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 4  # source unreachable, not bad input
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
         f"error: could not fetch {FIRST} into {tmp_path / 'mnist'}: {mirrors['empty']}{FIRST}:"

@@ -125,6 +125,11 @@ def fetch(dataset: str, data_dir: Path | None, mirrors: tuple[str, ...], timeout
 
     Files already present and verified are kept. mnist-mini needs no download:
     it ships inside nnlab.
+
+    \b
+    Exit codes: 0 ready, 2 bad input (a mirror that is not a URL, a folder that
+    cannot be written), 4 source unreachable (no mirror delivered a verified
+    file: no network, mirrors down, refusing, timing out or serving bad files).
     """
     from nnlab.data.datasets import default_data_dir
     from nnlab.data.fetch import fetch_mnist
