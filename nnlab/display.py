@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from nnlab.text import plural
 from nnlab.training import Hook, TrainState
 
 MODES = ("auto", "rich", "plain", "quiet")
@@ -66,7 +67,8 @@ class Display(Hook):
     def on_train_start(self, state: TrainState) -> None:
         if self.mode != "rich":
             if self.mode == "plain":
-                self.print(f"{self.title}: {state.epochs - state.epoch} epochs of {state.batches_per_epoch} batches")
+                todo = plural(state.epochs - state.epoch, "epoch")
+                self.print(f"{self.title}: {todo} of {plural(state.batches_per_epoch, 'batch', 'batches')}")
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -132,7 +134,7 @@ def _fmt_norms(values: Sequence[float] | None) -> list[str]:
 def summary_lines(s: dict[str, Any]) -> list[str]:
     f, b = s.get("final") or {}, s.get("best") or {}
     lines = [
-        f"status {s.get('status')}: {s.get('epochs_completed')} epochs in {s.get('wall_seconds', 0):.1f} s",
+        f"status {s.get('status')}: {plural(s.get('epochs_completed'), 'epoch')} in {s.get('wall_seconds', 0):.1f} s",
         f"final (epoch {f.get('epoch')}): validation {_pct(f.get('validation_accuracy')).strip()}%"
         f"  test {_pct(f.get('test_accuracy')).strip()}%",
         f"best  (epoch {b.get('epoch')}): validation {_pct(b.get('validation_accuracy')).strip()}%"
@@ -149,7 +151,9 @@ def results_table(s: dict[str, Any]):
     from rich.table import Table
 
     f, b = s.get("final") or {}, s.get("best") or {}
-    t = Table(title=f"{s.get('status')}: {s.get('epochs_completed')} epochs, {s.get('wall_seconds', 0):.1f} s")
+    t = Table(
+        title=f"{s.get('status')}: {plural(s.get('epochs_completed'), 'epoch')}, {s.get('wall_seconds', 0):.1f} s"
+    )
     t.add_column("")
     t.add_column("epoch", justify="right")
     for name in ("train", "validation", "test"):

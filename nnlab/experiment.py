@@ -176,11 +176,13 @@ def summarize(history: list[dict[str, float | None]], gradients: list[Row], stat
 
 
 def accuracy_markdown(s: dict[str, Any], name: str) -> str:
+    from nnlab.text import plural
+
     def pct(v):
         return "" if v is None else f"{100 * v:.2f}"
 
     lines = [
-        f"# {name}: {s['status']}, {s['epochs_completed']} epochs, {s['wall_seconds']:.1f} s",
+        f"# {name}: {s['status']}, {plural(s['epochs_completed'], 'epoch')}, {s['wall_seconds']:.1f} s",
         "",
         "| | epoch | train % | validation % | test % |",
         "|---|---:|---:|---:|---:|",

@@ -35,6 +35,7 @@ from nnlab.results import (
     mean_std,
     point_label,
 )
+from nnlab.text import plural
 
 FORMATS = ("table", "md", "csv", "json")
 #: output file extension -> format (``nnlab report -o FILE``)
@@ -119,7 +120,7 @@ def build_report(paths: Sequence[str | Path]) -> Report:
         for row, run in plain:
             row["point"] = {k: config_value(run, k) for k in keys}
             row["config"] = point_label(row["point"])
-    title = titles[0] if len(titles) == 1 else f"{len(rows)} runs"
+    title = titles[0] if len(titles) == 1 else plural(len(rows), "run")
     _set_labels(rows)
     return Report(rows, point_keys, title)
 

@@ -135,12 +135,13 @@ def fetch(dataset: str, data_dir: Path | None, mirrors: tuple[str, ...], timeout
     from nnlab.data.fetch import fetch_mnist
     from nnlab.data.mnist import find_mnist, idx_target
     from nnlab.errors import UserError
+    from nnlab.text import plural
 
     data_dir = (data_dir or default_data_dir()).expanduser()
     with _RichReporter() if sys.stdout.isatty() else _PlainReporter() as reporter:
         results = fetch_mnist(idx_target(data_dir), list(mirrors), timeout=timeout, reporter=reporter)
     folder = results[0].path.parent
-    click.echo(f"MNIST is ready in {folder} ({len(results)} files verified)")
+    click.echo(f"MNIST is ready in {folder} ({plural(len(results), 'file')} verified)")
     try:
         found = find_mnist(default_data_dir()).resolve()
     except UserError:
