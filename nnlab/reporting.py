@@ -136,7 +136,8 @@ def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
 
 def configurations(report: Report) -> list[dict[str, Any]]:
     """Rows grouped by configuration (a sweep's grid point, or what differs between runs but the seed):
-    mean ± std over seeds. Empty unless the rows are sweep members or some configuration has several runs."""
+    mean ± std over seeds ({"mean", "std", "n"}; std is None where only one run has the number).
+    Empty unless the rows are sweep members or some configuration has several runs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in report.rows:
         if "point" in r:
@@ -152,24 +153,29 @@ def configurations(report: Report) -> list[dict[str, Any]]:
             "seeds": [r["seed"] for r in rows],
         }
         for key in ("final_validation_accuracy", "best_validation_accuracy", "final_test_accuracy"):
-            m, sd, _ = mean_std(r[key] for r in rows)
-            agg[key] = {"mean": m, "std": sd}
+            agg[key] = _stats(r[key] for r in rows)
         layers = max(r["layers"] for r in rows)
         agg["delta_initial"] = []
         for i in range(layers):
-            m, sd, n = mean_std((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
-            agg["delta_initial"].append({"mean": m, "std": sd} if n else None)
+            d = _stats((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
+            agg["delta_initial"].append(d if d["n"] else None)
         agg["layers"] = layers
         out.append(agg)
     return out
 
 
-def _pm(d: dict[str, float] | None, pct: bool) -> str:
+def _stats(values: Any) -> dict[str, Any]:
+    m, sd, n = mean_std(values)
+    return {"mean": m, "std": sd if n > 1 else None, "n": n}
+
+
+def _pm(d: dict[str, Any] | None, pct: bool) -> str:
+    """ "mean ± std"; the value alone where one run has it (no spread to show)."""
     if not d or d["mean"] != d["mean"]:
         return ""
     if pct:
-        return f"{100 * d['mean']:.2f} ± {100 * d['std']:.2f}"
-    return f"{d['mean']:.3g} ± {d['std']:.2g}"
+        return f"{100 * d['mean']:.2f}" + (f" ± {100 * d['std']:.2f}" if d.get("std") is not None else "")
+    return f"{d['mean']:.3g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")
 
 
 def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:

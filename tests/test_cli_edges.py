@@ -206,3 +206,80 @@ def test_exit_4_is_documented_in_the_help_the_readme_and_reliability():
     assert "Exit codes of `nnlab data fetch`: 0 ready, 2 bad input (" in readme
     assert "), 4 source unreachable (no mirror delivered a verified file" in readme
     assert "## A download source that cannot be reached (exit code 4)" in (root / "docs" / "reliability.md").read_text()
+
+
+# --- "1 epoch", "1 member": numbers and nouns agree; one seed shows no "± 0.00" ----
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "nnlab" / "configs" / "quickstart.yaml"
+TINY = ["training.epochs=1", "data.train_size=10", "instruments.probe_size=10"]
+TINY += ["data.validation_size=50", "data.test_size=50"]
+
+
+def test_plural_agrees_with_the_number():
+    from nnlab.text import plural
+
+    assert [plural(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch", "2 epochs"]
+    assert plural(1, "batch", "batches") == "1 batch" and plural(3, "batch", "batches") == "3 batches"
+
+
+def test_a_one_epoch_one_batch_run_says_so(tmp_path):
+    sets = [a for s in [*TINY, "training.batch_size=10"] for a in ("--set", s)]
+    result = invoke("train", str(QUICKSTART), *sets, "--runs-dir", str(tmp_path), "--plain")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "quickstart: 1 epoch of 1 batch"
+    assert lines[2].startswith("status completed: 1 epoch in ")
+    (run_dir,) = tmp_path.iterdir()
+    assert (run_dir / "accuracy.md").read_text().startswith("# quickstart: completed, 1 epoch, ")
+
+
+def test_early_stopping_after_one_epoch_says_epoch():
+    from types import SimpleNamespace
+
+    from nnlab.training import EarlyStopping
+
+    stop = EarlyStopping(monitor="validation_accuracy", patience=1)
+    for epoch, acc in ((1, 0.5), (2, 0.4)):
+        state = SimpleNamespace(epoch=epoch, metrics={"validation_accuracy": acc}, stop=None)
+        stop.on_epoch_end(state)
+    assert state.stop == "no improvement in validation_accuracy for 1 epoch"
+
+
+@pytest.fixture
+def one_seed_sweep(tmp_path) -> tuple[object, Path]:
+    f = tmp_path / "one.yaml"
+    f.write_text(f"name: one\nbase: {QUICKSTART}\nseeds: 1\nset: [{', '.join(TINY)}]\n")
+    result = invoke("sweep", str(f), "--runs-dir", str(tmp_path / "runs"), "-j", "1", "--no-plots")
+    assert result.exit_code == 0, result.output
+    (sweep_dir,) = (tmp_path / "runs" / "sweeps").iterdir()
+    return result, sweep_dir
+
+
+def test_a_one_member_sweep_says_member_and_shows_no_spread(one_seed_sweep, tmp_path):
+    result, sweep_dir = one_seed_sweep
+    out = result.stdout
+    assert f"sweep one: 1 member, 1 job -> {sweep_dir}" in out
+    assert "±" not in out.split("at initialization (")[1]  # the table: values alone
+    summary = (sweep_dir / "summary.md").read_text()
+    assert "1 of 1 member completed;" in summary
+    row = summary.strip().splitlines()[-1]
+    assert row.startswith("| all runs | 1 | ") and "±" not in row
+    doc = json.loads((sweep_dir / "members" / "m000" / "summary.json").read_text())
+    assert row.split(" | ")[2] == f"{100 * doc['final']['validation_accuracy']:.2f}"
+    md = invoke("report", str(sweep_dir), "--format", "md").stdout
+    config_row = md.strip().splitlines()[-1]
+    assert config_row.startswith("| all runs | 1 | ") and "±" not in config_row
+    js = json.loads(invoke("report", str(sweep_dir), "--format", "json").stdout)
+    assert js["configurations"][0]["final_validation_accuracy"]["std"] is None
+    assert js["configurations"][0]["final_validation_accuracy"]["n"] == 1
+    f = tmp_path / "one.yaml"
+    dry = invoke("sweep", str(f), "--dry-run")
+    assert "\n1 member, valid\n" in dry.stdout
+
+
+def test_several_seeds_keep_mean_and_std(tmp_path):
+    from synthetic_runs import write_sweep
+
+    sweep = write_sweep(tmp_path / "s", depths=(1,), seeds=(0, 1))
+    row = invoke("report", str(sweep), "--format", "md").stdout.strip().splitlines()[-1]
+    assert row.startswith("| 784-30-10 | 2 | ") and row.count("±") == 5  # 3 accuracies, 2 layers
