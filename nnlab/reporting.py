@@ -35,7 +35,7 @@ from nnlab.results import (
     mean_std,
     point_label,
 )
-from nnlab.text import plural
+from nnlab.text import plural, train_label
 
 FORMATS = ("table", "md", "csv", "json")
 #: output file extension -> format (``nnlab report -o FILE``)
@@ -82,6 +82,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "sizes": run.sizes,
         "layers": run.n_layers,
         "epochs_completed": (run.summary or {}).get("epochs_completed", run.meta.get("epochs_completed")),
+        "train_metrics": run.train_metrics,  # what final_train_accuracy was measured on
     }
     for key, part, col in ACCURACY_FIELDS:
         if col == "epoch":
@@ -249,12 +250,18 @@ def _layer_values(row: dict[str, Any], values: list[float] | None, n_hidden: int
     return hidden + [values[-1]]
 
 
+def _train_header(report: Report) -> str:
+    """ "train (probe)" or "train (full)": what the rows' train accuracy was measured on."""
+    labels = {train_label(r.get("train_metrics")) for r in report.rows if r.get("train_metrics") != "none"}
+    return labels.pop() if len(labels) == 1 else "train" if not labels else "train (probe/full)"
+
+
 def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], list[list[str]]]:
     head = [
         "run",
         "status",
         "epochs",
-        "final\ntrain %",
+        "final " + _train_header(report).replace(" (", "\n(") + " %",
         "final\nvalid %",
         "final\ntest %",
         "best\nepoch",

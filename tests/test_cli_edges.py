@@ -283,3 +283,36 @@ def test_several_seeds_keep_mean_and_std(tmp_path):
     sweep = write_sweep(tmp_path / "s", depths=(1,), seeds=(0, 1))
     row = invoke("report", str(sweep), "--format", "md").stdout.strip().splitlines()[-1]
     assert row.startswith("| 784-30-10 | 2 | ") and row.count("±") == 5  # 3 accuracies, 2 layers
+
+
+# --- train accuracy says it was measured on the probe set ---------------------------
+
+
+@pytest.mark.parametrize(("mode", "label"), [("probe", "train (probe)"), ("full", "train (full)")])
+def test_train_accuracy_is_labelled_with_what_it_was_measured_on(tmp_path, mode, label):
+    sets = [a for s in [*TINY, f"instruments.train_metrics={mode}"] for a in ("--set", s)]
+    result = invoke("train", str(QUICKSTART), *sets, "--runs-dir", str(tmp_path), "--plain")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = tmp_path.iterdir()
+    metrics = (run_dir / "metrics.csv").read_text().splitlines()
+    assert metrics[0].split(",")[3:5] == ["train_loss", "train_accuracy"]  # the column keeps its name
+    loss, acc = (float(x) for x in metrics[2].split(",")[3:5])
+    assert f"epoch 1/1  {label} loss {loss:.4f} {100 * acc:.2f}%  validation " in result.stdout
+    assert f"| | epoch | {label} % | validation % | test % |" in (run_dir / "accuracy.md").read_text()
+    md = invoke("report", str(run_dir), "--format", "md").stdout
+    assert f"| run | status | epochs | final {label} % | final valid % |" in md
+    assert json.loads(invoke("report", str(run_dir), "--format", "json").stdout)["runs"][0]["train_metrics"] == mode
+    rows = invoke("report", str(run_dir), "--format", "csv").stdout.splitlines()
+    assert "final_train_accuracy" in rows[0].split(",")
+
+
+def test_an_old_run_without_train_metrics_reads_as_probe(run):
+    from nnlab.plotting import figures
+    from nnlab.results import load_run
+
+    assert "train_metrics" not in (run / "config.yaml").read_text()  # as written before the key existed
+    assert "| final train (probe) % |" in invoke("report", str(run), "--format", "md").stdout
+    labels = [s.label for s in figures.accuracy(load_run(run)).panel("Accuracy").series]
+    assert labels[:3] == ["train (probe)", "validation", "test"]
+    text = invoke("report", str(run)).stdout
+    assert "final train" in text and "(probe)" in text
