@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from nnlab.text import plural
 from nnlab.training import Hook, TrainState
 
 MODES = ("auto", "rich", "plain", "quiet")
@@ -29,11 +30,17 @@ def _pct(v: float | None) -> str:
     return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:6.2f}"
 
 
-def epoch_line(epoch: int, epochs: int, m: dict[str, float], seconds: float) -> str:
+def epoch_line(epoch: int, epochs: int, m: dict[str, float], seconds: float, train: str = "train (probe)") -> str:
+    """One epoch's line; ``train`` labels the train_* numbers (nnlab.text.train_label)."""
     parts = [f"epoch {epoch:>{len(str(epochs))}}/{epochs}"]
-    if "train_loss" in m:
-        parts.append(f"loss {m['train_loss']:.4f}")
-    for name in ("train", "validation", "test"):
+    if "train_loss" in m or "train_accuracy" in m:  # "train (probe) loss 0.3522 97.90%"
+        bits = [train]
+        if "train_loss" in m:
+            bits.append(f"loss {m['train_loss']:.4f}")
+        if "train_accuracy" in m:
+            bits.append(f"{_pct(m['train_accuracy']).strip()}%")
+        parts.append(" ".join(bits))
+    for name in ("validation", "test"):
         if f"{name}_accuracy" in m:
             parts.append(f"{name} {_pct(m[f'{name}_accuracy']).strip()}%")
     parts.append(f"{seconds:.1f} s")
@@ -43,9 +50,10 @@ def epoch_line(epoch: int, epochs: int, m: dict[str, float], seconds: float) -> 
 class Display(Hook):
     """Progress for one run. ``start()``/``stop()`` bracket the live display."""
 
-    def __init__(self, mode: str, title: str, console: Any = None) -> None:
+    def __init__(self, mode: str, title: str, console: Any = None, train: str = "train (probe)") -> None:
         self.mode = resolve_mode(mode)
         self.title = title
+        self.train = train  # what the train_* numbers were measured on (nnlab.text.train_label)
         self._progress = None
         if self.mode == "rich":
             from rich.console import Console
@@ -66,7 +74,8 @@ class Display(Hook):
     def on_train_start(self, state: TrainState) -> None:
         if self.mode != "rich":
             if self.mode == "plain":
-                self.print(f"{self.title}: {state.epochs - state.epoch} epochs of {state.batches_per_epoch} batches")
+                todo = plural(state.epochs - state.epoch, "epoch")
+                self.print(f"{self.title}: {todo} of {plural(state.batches_per_epoch, 'batch', 'batches')}")
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -94,7 +103,7 @@ class Display(Hook):
     def on_epoch_end(self, state: TrainState) -> None:
         if self.mode == "quiet":
             return
-        line = epoch_line(state.epoch, state.epochs, state.metrics, state.epoch_seconds)
+        line = epoch_line(state.epoch, state.epochs, state.metrics, state.epoch_seconds, self.train)
         if self._progress is not None:
             acc = state.metrics.get("validation_accuracy")
             self._progress.update(self._epochs, completed=state.epoch, info=f"val {_pct(acc).strip()}%")
@@ -116,7 +125,7 @@ class Display(Hook):
         if self.mode == "quiet":
             return
         if self.mode == "rich":
-            self.console.print(results_table(summary))
+            self.console.print(results_table(summary, self.train))
         else:
             for line in summary_lines(summary):
                 self.print(line)
@@ -132,7 +141,7 @@ def _fmt_norms(values: Sequence[float] | None) -> list[str]:
 def summary_lines(s: dict[str, Any]) -> list[str]:
     f, b = s.get("final") or {}, s.get("best") or {}
     lines = [
-        f"status {s.get('status')}: {s.get('epochs_completed')} epochs in {s.get('wall_seconds', 0):.1f} s",
+        f"status {s.get('status')}: {plural(s.get('epochs_completed'), 'epoch')} in {s.get('wall_seconds', 0):.1f} s",
         f"final (epoch {f.get('epoch')}): validation {_pct(f.get('validation_accuracy')).strip()}%"
         f"  test {_pct(f.get('test_accuracy')).strip()}%",
         f"best  (epoch {b.get('epoch')}): validation {_pct(b.get('validation_accuracy')).strip()}%"
@@ -145,14 +154,16 @@ def summary_lines(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-def results_table(s: dict[str, Any]):
+def results_table(s: dict[str, Any], train: str = "train (probe)"):
     from rich.table import Table
 
     f, b = s.get("final") or {}, s.get("best") or {}
-    t = Table(title=f"{s.get('status')}: {s.get('epochs_completed')} epochs, {s.get('wall_seconds', 0):.1f} s")
+    t = Table(
+        title=f"{s.get('status')}: {plural(s.get('epochs_completed'), 'epoch')}, {s.get('wall_seconds', 0):.1f} s"
+    )
     t.add_column("")
     t.add_column("epoch", justify="right")
-    for name in ("train", "validation", "test"):
+    for name in (train, "validation", "test"):
         t.add_column(f"{name} %", justify="right")
     t.add_row("final", str(f.get("epoch")), *(_pct(f.get(f"{n}_accuracy")) for n in ("train", "validation", "test")))
     t.add_row(

@@ -22,6 +22,13 @@ class UserError(Exception):
         super().__init__("\n".join(self.lines))
 
 
+class SourceUnreachable(UserError):
+    """No source delivered the data (no network, every mirror down, refusing, timing out or serving
+    files that fail their checksum): exit code 4, so a script can tell "try again later" from bad input."""
+
+    exit_code = 4
+
+
 class DivergedError(Exception):
     """Training produced NaN or inf; carries where it happened."""
 

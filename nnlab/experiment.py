@@ -31,6 +31,7 @@ from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
 from nnlab.rundir import METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
+from nnlab.text import plural, train_label
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
 EXIT_CODES = {"completed": 0, "failed": 1, "diverged": 3, "interrupted": 130}
@@ -175,14 +176,14 @@ def summarize(history: list[dict[str, float | None]], gradients: list[Row], stat
     return out
 
 
-def accuracy_markdown(s: dict[str, Any], name: str) -> str:
+def accuracy_markdown(s: dict[str, Any], name: str, train: str = "train (probe)") -> str:
     def pct(v):
         return "" if v is None else f"{100 * v:.2f}"
 
     lines = [
-        f"# {name}: {s['status']}, {s['epochs_completed']} epochs, {s['wall_seconds']:.1f} s",
+        f"# {name}: {s['status']}, {plural(s['epochs_completed'], 'epoch')}, {s['wall_seconds']:.1f} s",
         "",
-        "| | epoch | train % | validation % | test % |",
+        f"| | epoch | {train} % | validation % | test % |",
         "|---|---:|---:|---:|---:|",
     ]
     for part in ("final", "best"):
@@ -337,7 +338,8 @@ def _run(
             recorder.history = read_metrics(rundir.path)
             kept.extend(_load_gradient_rows(rundir.path))
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
-    show = Display(display, cfg.name)
+    train_on = train_label(cfg.instruments.train_metrics)
+    show = Display(display, cfg.name, train=train_on)
     all_hooks = [*instruments, *extra.values(), recorder, *hooks, show]
     recorder.t0 = time.perf_counter()
     status, error, state = "completed", None, None
@@ -370,7 +372,7 @@ def _run(
     if state is not None and state.stop and status == "completed":
         summary["stopped_early"] = state.stop
     try:
-        rundir.write_summary(summary, accuracy_markdown(summary, cfg.name))
+        rundir.write_summary(summary, accuracy_markdown(summary, cfg.name, train_on))
         if status == "completed":
             rundir.save_arrays("weights.npz", dict(net.params))
             rundir.save_arrays("optimizer.npz", dict(state.opt_state))

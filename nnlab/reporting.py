@@ -35,8 +35,11 @@ from nnlab.results import (
     mean_std,
     point_label,
 )
+from nnlab.text import plural, train_label
 
 FORMATS = ("table", "md", "csv", "json")
+#: output file extension -> format (``nnlab report -o FILE``)
+EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".txt": "table"}
 ACCURACY_FIELDS = (
     ("final_epoch", "final", "epoch"),
     ("final_train_accuracy", "final", "train_accuracy"),
@@ -79,6 +82,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "sizes": run.sizes,
         "layers": run.n_layers,
         "epochs_completed": (run.summary or {}).get("epochs_completed", run.meta.get("epochs_completed")),
+        "train_metrics": run.train_metrics,  # what final_train_accuracy was measured on
     }
     for key, part, col in ACCURACY_FIELDS:
         if col == "epoch":
@@ -117,7 +121,7 @@ def build_report(paths: Sequence[str | Path]) -> Report:
         for row, run in plain:
             row["point"] = {k: config_value(run, k) for k in keys}
             row["config"] = point_label(row["point"])
-    title = titles[0] if len(titles) == 1 else f"{len(rows)} runs"
+    title = titles[0] if len(titles) == 1 else plural(len(rows), "run")
     _set_labels(rows)
     return Report(rows, point_keys, title)
 
@@ -133,7 +137,8 @@ def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
 
 def configurations(report: Report) -> list[dict[str, Any]]:
     """Rows grouped by configuration (a sweep's grid point, or what differs between runs but the seed):
-    mean ± std over seeds. Empty unless the rows are sweep members or some configuration has several runs."""
+    mean ± std over seeds ({"mean", "std", "n"}; std is None where only one run has the number).
+    Empty unless the rows are sweep members or some configuration has several runs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in report.rows:
         if "point" in r:
@@ -149,24 +154,29 @@ def configurations(report: Report) -> list[dict[str, Any]]:
             "seeds": [r["seed"] for r in rows],
         }
         for key in ("final_validation_accuracy", "best_validation_accuracy", "final_test_accuracy"):
-            m, sd, _ = mean_std(r[key] for r in rows)
-            agg[key] = {"mean": m, "std": sd}
+            agg[key] = _stats(r[key] for r in rows)
         layers = max(r["layers"] for r in rows)
         agg["delta_initial"] = []
         for i in range(layers):
-            m, sd, n = mean_std((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
-            agg["delta_initial"].append({"mean": m, "std": sd} if n else None)
+            d = _stats((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
+            agg["delta_initial"].append(d if d["n"] else None)
         agg["layers"] = layers
         out.append(agg)
     return out
 
 
-def _pm(d: dict[str, float] | None, pct: bool) -> str:
+def _stats(values: Any) -> dict[str, Any]:
+    m, sd, n = mean_std(values)
+    return {"mean": m, "std": sd if n > 1 else None, "n": n}
+
+
+def _pm(d: dict[str, Any] | None, pct: bool) -> str:
+    """ "mean ± std"; the value alone where one run has it (no spread to show)."""
     if not d or d["mean"] != d["mean"]:
         return ""
     if pct:
-        return f"{100 * d['mean']:.2f} ± {100 * d['std']:.2f}"
-    return f"{d['mean']:.3g} ± {d['std']:.2g}"
+        return f"{100 * d['mean']:.2f}" + (f" ± {100 * d['std']:.2f}" if d.get("std") is not None else "")
+    return f"{d['mean']:.3g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")
 
 
 def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
@@ -240,12 +250,18 @@ def _layer_values(row: dict[str, Any], values: list[float] | None, n_hidden: int
     return hidden + [values[-1]]
 
 
+def _train_header(report: Report) -> str:
+    """ "train (probe)" or "train (full)": what the rows' train accuracy was measured on."""
+    labels = {train_label(r.get("train_metrics")) for r in report.rows if r.get("train_metrics") != "none"}
+    return labels.pop() if len(labels) == 1 else "train" if not labels else "train (probe/full)"
+
+
 def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], list[list[str]]]:
     head = [
         "run",
         "status",
         "epochs",
-        "final\ntrain %",
+        "final " + _train_header(report).replace(" (", "\n(") + " %",
         "final\nvalid %",
         "final\ntest %",
         "best\nepoch",
@@ -408,6 +424,28 @@ def rich_tables(report: Report) -> list[Any]:
             t.add_row(*row)
         out.append(t)
     return out
+
+
+def output_format(output: Path | None, fmt: str | None) -> str:
+    """The format to write: ``fmt`` if given, else the one ``output``'s extension names ("table" on screen).
+
+    A file's extension must be one of ``EXTENSIONS`` and agree with ``fmt`` when
+    both are given: a report never lands in a file whose name says otherwise.
+    """
+    if output is None:
+        return fmt or "table"
+    ext = output.suffix.lower()
+    known = ", ".join(EXTENSIONS)
+    if ext not in EXTENSIONS:
+        found = f"extension {output.suffix!r}" if ext else "no extension"
+        raise UserError(f"{output}: {found}; a report file ends in {known} (Markdown, CSV, JSON, text table)")
+    if fmt is not None and fmt != EXTENSIONS[ext]:
+        wanted = [e for e, f in EXTENSIONS.items() if f == fmt]
+        raise UserError(
+            f"{output}: --format {fmt} does not match the extension {output.suffix!r}"
+            f" ({EXTENSIONS[ext]}); name the file *{wanted[0]} or drop --format"
+        )
+    return EXTENSIONS[ext]
 
 
 def render(report: Report, fmt: str) -> str:

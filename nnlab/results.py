@@ -74,6 +74,11 @@ class Run:
             seed = (self.config.get("training") or {}).get("seed")
         return seed
 
+    @property
+    def train_metrics(self) -> str:
+        """What the train_* columns were measured on: "probe" (the default), "full" or "none"."""
+        return str((self.config.get("instruments") or {}).get("train_metrics") or "probe")
+
     # --- shape of the network -----------------------------------------------
     @property
     def sizes(self) -> list[int] | None:

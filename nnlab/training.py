@@ -219,7 +219,9 @@ class EarlyStopping(Hook):
         if value > self.best:
             self.best, self.best_epoch = value, state.epoch
         elif state.epoch - self.best_epoch >= self.patience:
-            state.stop = f"no improvement in {self.monitor} for {self.patience} epochs"
+            state.stop = (
+                f"no improvement in {self.monitor} for {self.patience} epoch{'' if self.patience == 1 else 's'}"
+            )
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}

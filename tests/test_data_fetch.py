@@ -193,23 +193,48 @@ def test_cli_fetch_reports_each_file_and_the_fallback(mirrors, tmp_path, assert_
     )
     assert result.exit_code == 0, result.output
     assert f"{FIRST}: downloaded from {mirrors['good']}{FIRST}, verified (9,630,634 bytes)" in result.stdout
-    assert f"MNIST is ready in {tmp_path} (4 files verified)" in result.stdout
+    assert f"MNIST is ready in {tmp_path / 'mnist'} (4 files verified)" in result.stdout
     assert result.stderr == f"{FIRST}: {mirrors['closed']}{FIRST}: Connection refused\n"
-    assert_verified(tmp_path)
+    assert_verified(tmp_path / "mnist")
 
 
-def test_cli_fetch_with_only_bad_mirrors_exits_2_with_one_error_line(mirrors, tmp_path):
+def test_cli_fetch_and_info_dir_are_the_same_data_folder(mirrors, tmp_path):
+    """--dir is the data folder for both: what `fetch --dir D` puts in place, `info --dir D` shows and loads."""
+    runner = CliRunner(env={"NNLAB_DATA": str(tmp_path / "elsewhere")})
+    fetched = runner.invoke(data, ["fetch", "mnist", "--dir", str(tmp_path), "--mirror", mirrors["good"]])
+    assert fetched.exit_code == 0, fetched.output
+    assert fetched.stdout.splitlines()[-2:] == [
+        f"MNIST is ready in {tmp_path / 'mnist'} (4 files verified)",
+        f"nnlab looks in {tmp_path / 'elsewhere'} by default: set NNLAB_DATA={tmp_path}"
+        " (or data.path in a config) to use these files",
+    ]
+    shown = runner.invoke(data, ["info", "--dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith(f"data folder: {tmp_path}  (IDX files looked for in {tmp_path / 'mnist'})")
+    assert shown.stdout.count("verified") == 4
+    assert f"dataset 'mnist' loads from {tmp_path / 'mnist'}" in shown.stdout
+    # a data folder that already holds IDX files directly is completed there, where the loader looks
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / NAMES[0]).symlink_to(tmp_path / "mnist" / NAMES[0])
+    fetched = runner.invoke(data, ["fetch", "mnist", "--dir", str(tmp_path / "flat"), "--mirror", mirrors["good"]])
+    assert f"MNIST is ready in {tmp_path / 'flat'} (4 files verified)" in fetched.stdout
+    for cmd in ("fetch", "info"):
+        text = " ".join(runner.invoke(data, [cmd, "--help"]).stdout.split())
+        assert "--dir DIR The data folder [default: $NNLAB_DATA, else ~/.cache/nnlab]" in text
+
+
+def test_cli_fetch_with_only_bad_mirrors_exits_4_with_one_error_line(mirrors, tmp_path):
     result = CliRunner(env={"NNLAB_MNIST_MIRRORS": f"{mirrors['empty']},{mirrors['closed']}"}).invoke(
         data, ["fetch", "mnist", "--dir", str(tmp_path)]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 4  # source unreachable, not bad input
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
-        f"error: could not fetch {FIRST} into {tmp_path}: {mirrors['empty']}{FIRST}:"
+        f"error: could not fetch {FIRST} into {tmp_path / 'mnist'}: {mirrors['empty']}{FIRST}:"
         f" HTTP 404 File not found; {mirrors['closed']}{FIRST}: Connection refused;"
         f" {ADVICE}"
     ]
-    assert list(tmp_path.iterdir()) == []
+    assert list((tmp_path / "mnist").iterdir()) == []
 
 
 def test_cli_fetch_knows_only_mnist():

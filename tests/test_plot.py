@@ -119,10 +119,10 @@ def test_accuracy_values_and_best_epoch(run_dir):
     spec = figures.accuracy(run)
     m = metrics_csv(run_dir / "metrics.csv")
     acc, loss = spec.panel("Accuracy"), spec.panel("Loss")
-    for name in ("train", "validation", "test"):
-        assert same(acc.get(name).y, m[f"{name}_accuracy"]) and same(acc.get(name).x, m["epoch"])
-        assert same(loss.get(name).y, m[f"{name}_loss"])
-    assert math.isnan(acc.get("train").y[2])  # the empty cell stays a gap
+    for name, label in (("train", "train (probe)"), ("validation", "validation"), ("test", "test")):
+        assert same(acc.get(label).y, m[f"{name}_accuracy"]) and same(acc.get(label).x, m["epoch"])
+        assert same(loss.get(label).y, m[f"{name}_loss"])
+    assert math.isnan(acc.get("train (probe)").y[2])  # the empty cell stays a gap
     assert acc.vlines == [(3.0, f"best epoch 3 (validation {m['validation_accuracy'][3]:.2%})")]
     assert loss.vlines == acc.vlines
     ax = draw(spec).axes[0]

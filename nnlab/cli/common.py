@@ -1,8 +1,9 @@
-"""Helpers shared by the command modules: turning user errors into exit code 2."""
+"""Helpers shared by the command modules: user errors as exit code 2, --jobs, command-name suggestions."""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,24 @@ from typing import Any
 import click
 
 from nnlab.errors import UserError
+
+
+class SuggestingGroup(click.Group):
+    """A group that answers a mistyped command with the closest one: ``No such command 'trian'. Did you mean 'train'?``
+
+    (Click >= 8.4 does this only for commands registered on the group, not for lazily imported ones.)
+    """
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = click.utils.make_str(args[0]) if args else ""
+        if name and not name.startswith("-") and not ctx.resilient_parsing and self.get_command(ctx, name) is None:
+            import difflib
+
+            match = difflib.get_close_matches(name, self.list_commands(ctx), n=1)
+            raise click.UsageError(
+                f"No such command {name!r}." + (f" Did you mean {match[0]!r}?" if match else ""), ctx
+            )
+        return super().resolve_command(ctx, args)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,3 +44,21 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(err.exit_code)
 
     return wrapper
+
+
+JOBS_HELP = "Worker processes: a whole number >= 1 (1 runs in-process), or auto for one per core (the default)."
+
+
+def parse_jobs(value: str | None, option: str = "--jobs") -> int:
+    """``--jobs`` as given: a whole number >= 1, or ``auto`` (or not given) for one per core."""
+    if value is None or value.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = None
+    if jobs is None or jobs < 1:
+        raise UserError(
+            f"{option} {value}: not a whole number >= 1; give the number of worker processes, or auto for one per core"
+        )
+    return jobs

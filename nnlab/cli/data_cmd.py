@@ -11,7 +11,12 @@ from typing import Any
 
 import click
 
-from nnlab.cli.common import user_errors
+from nnlab.cli.common import SuggestingGroup, user_errors
+
+DIR_HELP = (
+    "The data folder [default: $NNLAB_DATA, else ~/.cache/nnlab]: the MNIST IDX files are in DIR/mnist"
+    " (or in DIR or DIR/mnist-idx if they are already there), Nielsen's mnist.pkl.gz in DIR."
+)
 
 
 class _PlainReporter:
@@ -92,19 +97,14 @@ class _RichReporter(_PlainReporter):
         self._say(f"{name}: downloaded from {url}, verified")
 
 
-@click.group("data")
+@click.group("data", cls=SuggestingGroup)
 def data() -> None:
     """Download datasets and show which ones nnlab can find."""
 
 
 @data.command("fetch")
 @click.argument("dataset", type=click.Choice(["mnist"]))
-@click.option(
-    "--dir",
-    "dest",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the files [default: $NNLAB_DATA/mnist or ~/.cache/nnlab/mnist].",
-)
+@click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help=DIR_HELP)
 @click.option(
     "--mirror",
     "mirrors",
@@ -120,56 +120,54 @@ def data() -> None:
     help="Seconds to wait for a mirror before trying the next.",
 )
 @user_errors
-def fetch(dataset: str, dest: Path | None, mirrors: tuple[str, ...], timeout: float) -> None:
-    """Download DATASET's files, verify their sha256 and put them in place.
+def fetch(dataset: str, data_dir: Path | None, mirrors: tuple[str, ...], timeout: float) -> None:
+    """Download DATASET's files into the data folder, verify their sha256 and put them in place.
 
     Files already present and verified are kept. mnist-mini needs no download:
     it ships inside nnlab.
+
+    \b
+    Exit codes: 0 ready, 2 bad input (a mirror that is not a URL, a folder that
+    cannot be written), 4 source unreachable (no mirror delivered a verified
+    file: no network, mirrors down, refusing, timing out or serving bad files).
     """
     from nnlab.data.datasets import default_data_dir
     from nnlab.data.fetch import fetch_mnist
-    from nnlab.data.mnist import find_mnist
+    from nnlab.data.mnist import find_mnist, idx_target
     from nnlab.errors import UserError
+    from nnlab.text import plural
 
+    data_dir = (data_dir or default_data_dir()).expanduser()
     with _RichReporter() if sys.stdout.isatty() else _PlainReporter() as reporter:
-        results = fetch_mnist(dest, list(mirrors), timeout=timeout, reporter=reporter)
+        results = fetch_mnist(idx_target(data_dir), list(mirrors), timeout=timeout, reporter=reporter)
     folder = results[0].path.parent
-    click.echo(f"MNIST is ready in {folder} ({len(results)} files verified)")
+    click.echo(f"MNIST is ready in {folder} ({plural(len(results), 'file')} verified)")
     try:
         found = find_mnist(default_data_dir()).resolve()
     except UserError:
         found = None
     if found != folder.resolve():
         click.echo(
-            f"nnlab looks in {default_data_dir()} by default: set NNLAB_DATA={folder}"
+            f"nnlab looks in {default_data_dir()} by default: set NNLAB_DATA={data_dir}"
             " (or data.path in a config) to use these files"
         )
 
 
 @data.command("info")
-@click.option(
-    "--dir",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    help="Data folder to inspect [default: $NNLAB_DATA or ~/.cache/nnlab].",
-)
+@click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help=DIR_HELP)
 @user_errors
 def info(data_dir: Path | None) -> None:
-    """Show which dataset files are present and whether they verify."""
+    """Show which dataset files the data folder holds and whether they verify."""
     from rich.console import Console
     from rich.table import Table
 
     from nnlab.data.datasets import default_data_dir, load_dataset
     from nnlab.data.fetch import inspect_idx
-    from nnlab.data.mnist import IDX_FILES, MINI_PATH, PICKLE_NAME, find_mnist, idx_folders, idx_path
+    from nnlab.data.mnist import MINI_PATH, PICKLE_NAME, find_mnist, idx_target
     from nnlab.errors import UserError
 
     data_dir = (data_dir or default_data_dir()).expanduser()
-    # the first folder holding any IDX file (where the loader looks), else the one
-    # `nnlab data fetch mnist` fills
-    idx_folder = next(
-        (f for f in idx_folders(data_dir) if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist"
-    )
+    idx_folder = idx_target(data_dir)  # the folder `nnlab data fetch mnist --dir DIR` fills
     table = Table("dataset", "file", "status", "size")
     for st in inspect_idx(idx_folder):
         status = "verified" if st.problem is None else ("missing" if st.path is None else f"BAD: {st.problem}")

@@ -13,6 +13,7 @@ import sys
 import click
 
 from nnlab import __version__
+from nnlab.cli.common import SuggestingGroup
 
 # command name -> "module:attribute"
 COMMANDS = {
@@ -25,7 +26,7 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(name for name in COMMANDS if _available(name))
 

@@ -21,11 +21,16 @@ FORMATS = ("png", "svg", "pdf")
     "--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True, help="Figure file format."
 )
 @click.option(
-    "--out",
+    "--output",
+    "-o",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
     help="Folder for the figures (default: RUN_DIR/plots or SWEEP_DIR/plots; ./plots for several runs or --activations alone).",
 )
+@click.option(
+    "--out", "out_old", type=click.Path(file_okay=False, path_type=Path), hidden=True
+)  # the old name, kept working
 @click.option(
     "--activations",
     "activations",
@@ -33,7 +38,7 @@ FORMATS = ("png", "svg", "pdf")
     help="Also draw every activation function of the engine and its derivative (a teaching figure).",
 )
 @user_errors
-def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, activations: bool) -> None:
+def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, out_old: Path | None, activations: bool) -> None:
     """Draw the figures of RUN_DIR (or compare a SWEEP_DIR's members, or several run directories).
 
     \b
@@ -50,6 +55,10 @@ def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, activations: bool)
     from nnlab.plotting import plot_activations, plot_comparison, plot_run
     from nnlab.results import find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep
 
+    if out_old is not None:
+        if out is not None and out != out_old:
+            raise UserError(f"--output {out} and --out {out_old}: give one (--out is the old name of --output)")
+        out = out_old
     if not paths and not activations:
         raise UserError("give a run directory, a sweep directory or several runs to plot (or --activations)")
 

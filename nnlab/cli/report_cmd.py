@@ -8,8 +8,7 @@ import click
 
 from nnlab.cli.common import user_errors
 
-FORMATS = ("table", "md", "csv", "json")
-SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".txt": "table"}
+FORMATS = ("table", "md", "csv", "json")  # nnlab.reporting.FORMATS, kept here so --help imports nothing
 
 
 @click.command("report", short_help="Tables of final/best accuracy, per-layer ||δ^l|| and wall time.")
@@ -19,14 +18,16 @@ SUFFIXES = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".tx
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="table (default on screen), md, csv or json; with --output, the file's suffix picks it when not given.",
+    help="table (default on screen), md, csv or json. With --output the file's extension picks it"
+    " (.md, .markdown, .csv, .json, .txt for the table); another extension, or one that disagrees"
+    " with --format, is refused.",
 )
 @click.option(
     "--output",
     "-o",
     "output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to FILE instead of printing.",
+    help="Write to FILE (ending in .md, .markdown, .csv, .json or .txt) instead of printing.",
 )
 @user_errors
 def report(paths: tuple[Path, ...], fmt: str | None, output: Path | None) -> None:
@@ -37,10 +38,9 @@ def report(paths: tuple[Path, ...], fmt: str | None, output: Path | None) -> Non
     CSV and JSON keep accuracies as recorded (fractions in [0, 1]).
     """
     from nnlab.errors import UserError
-    from nnlab.reporting import build_report, render, rich_tables
+    from nnlab.reporting import build_report, output_format, render, rich_tables
 
-    if fmt is None:
-        fmt = SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
+    fmt = output_format(output, fmt)  # refused before any run is read
     rep = build_report(paths)
     if output is None and fmt == "table":
         from rich.console import Console

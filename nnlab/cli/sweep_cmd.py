@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from nnlab.cli.common import user_errors
+from nnlab.cli.common import JOBS_HELP, parse_jobs, user_errors
 
 
 class SweepProgress:
@@ -24,10 +23,13 @@ class SweepProgress:
     def start(self, total: int, already: int) -> None:
         self.total, self.count, self.t0 = total, already, time.perf_counter()
         if already and not self.quiet:
+            from nnlab.text import plural
+
             click.echo(
-                f"all {total} members already completed; nothing to run"
+                ("the sweep's only member" if total == 1 else f"all {total} members")
+                + " already completed; nothing to run"
                 if already == total
-                else f"{already} of {total} members already completed; running the other {total - already}"
+                else f"{already} of {plural(total, 'member')} already completed; running the other {total - already}"
             )
         if self.rich:
             from rich.progress import (
@@ -96,9 +98,9 @@ class SweepProgress:
 @click.option(
     "-j",
     "--jobs",
-    type=int,
+    metavar="N|auto",
     default=None,
-    help="Local worker processes (default: the number of cores); 1 runs in-process.",
+    help=JOBS_HELP,
 )
 @click.option(
     "--executor",
@@ -143,10 +145,9 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     from nnlab.sweep import run as runner
     from nnlab.sweep.expand import check_data, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
+    from nnlab.text import plural
 
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: must be >= 1")
+    jobs = parse_jobs(jobs)
     executor = executor or ("dask" if scheduler else "local")
     if executor == "dask":  # checked before any sweep folder is made
         if not scheduler:
@@ -175,7 +176,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
         if dry_run:
             for m in members:
                 click.echo(f"{m.id}  seed {m.seed}  " + "  ".join(m.overrides))
-            click.echo(f"{len(members)} members, all valid")
+            click.echo(f"{plural(len(members), 'member')}, {'valid' if len(members) == 1 else 'all valid'}")
             try:
                 check_data(spec, members)
             except UserError as err:
@@ -186,10 +187,8 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             check_data(spec, members)
         sweep_dir = runner.start(spec, members, Path(runs_dir))
     if not quiet:
-        click.echo(
-            f"sweep {spec.name}: {len(members)} members, "
-            f"{'dask at ' + scheduler if executor == 'dask' else f'{min(jobs, len(members))} job(s)'} -> {sweep_dir}"
-        )
+        where = f"dask at {scheduler}" if executor == "dask" else plural(min(jobs, len(members)), "job")
+        click.echo(f"sweep {spec.name}: {plural(len(members), 'member')}, {where} -> {sweep_dir}")
     result = runner.run(
         spec,
         members,

@@ -26,7 +26,7 @@ from typing import BinaryIO, Protocol
 from nnlab import __version__
 from nnlab.data.datasets import default_data_dir
 from nnlab.data.mnist import idx_path
-from nnlab.errors import UserError
+from nnlab.errors import SourceUnreachable, UserError
 
 # Tried in this order. Overridden by $NNLAB_MNIST_MIRRORS (comma-separated)
 # and by `nnlab data fetch --mirror URL`.
@@ -236,7 +236,8 @@ def fetch_mnist(
 
     ``dest`` defaults to ``default_data_dir() / "mnist"``; ``mirrors`` to
     ``resolve_mirrors()``. Files already present and verified are skipped.
-    Raises ``UserError`` listing each mirror's failure when none delivers a file.
+    Raises ``SourceUnreachable`` (a ``UserError``, exit code 4) listing each
+    mirror's failure when none delivers a file; ``UserError`` for bad input.
     """
     dest = Path(dest).expanduser() if dest is not None else default_data_dir() / "mnist"
     mirrors = resolve_mirrors(mirrors)
@@ -272,7 +273,7 @@ def fetch_mnist(
             mirrors.insert(0, mirrors.pop(mirrors.index(mirror)))  # the next file tries it first
             break
         else:
-            raise UserError(
+            raise SourceUnreachable(
                 f"could not fetch {final.name} into {dest}: {'; '.join(failures)};"
                 f" check the network, or pass --mirror URL (or set {MIRRORS_ENV})"
             )

@@ -87,6 +87,15 @@ def idx_folders(data_dir: Path) -> list[Path]:
     return [data_dir] + [data_dir / sub for sub in IDX_SUBFOLDERS]
 
 
+def idx_target(data_dir: Path) -> Path:
+    """The IDX folder of the data folder ``data_dir``: the one ``nnlab data fetch`` fills and ``nnlab data info`` shows.
+
+    The first of ``idx_folders`` holding any IDX file (where the loader looks
+    first), else ``data_dir/mnist``.
+    """
+    return next((f for f in idx_folders(data_dir) if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist")
+
+
 def find_mnist(data_dir: str | Path) -> Path:
     """The folder holding all four IDX files, else ``data_dir/mnist.pkl.gz``.
 
@@ -106,7 +115,7 @@ def find_mnist(data_dir: str | Path) -> Path:
         folder, missing = partial[0]
         raise UserError(
             f"{folder} holds only some of the MNIST IDX files (missing {', '.join(missing)});"
-            f" run `nnlab data fetch mnist --dir {folder}` to complete them"
+            f" run `nnlab data fetch mnist --dir {data_dir}` to complete them"
         )
     if not data_dir.is_dir():
         raise UserError(f"MNIST not found: {data_dir} is not a folder; {HOW_TO_GET}")

@@ -28,6 +28,7 @@ from nnlab.results import (
 from nnlab.results import (
     Series as LayerSeries,
 )
+from nnlab.text import train_label
 
 DELTA_LABEL = "‖δˡ‖ = ‖∂C/∂bˡ‖ (probe-set mean gradient)"
 EPOCH_LABEL = "epoch (passes over the training set)"
@@ -144,7 +145,7 @@ def accuracy(run: Run) -> FigureSpec:
         ("loss", "loss (mean cost per example + L2 term)", False),
     ):
         series = [
-            Series(name, ep, run.metrics[f"{name}_{kind}"])
+            Series(train_label(run.train_metrics) if name == "train" else name, ep, run.metrics[f"{name}_{kind}"])
             for name in ("train", "validation", "test")
             if run.has_metric(f"{name}_{kind}")
         ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from nnlab.io import atomic_write_text
 from nnlab.sweep.expand import Member
+from nnlab.text import plural
 
 
 def member_record(sweep_dir: Path, m: Member, outcome: dict[str, Any] | None) -> dict[str, Any]:
@@ -137,7 +138,7 @@ def summary_markdown(
     lines = [
         f"# sweep {name}",
         "",
-        f"{done} of {len(members)} members completed; wall time {wall:.1f} s.",
+        f"{done} of {plural(len(members), 'member')} completed; wall time {wall:.1f} s.",
         "",
         f"Command: `{command}`",
         "",
