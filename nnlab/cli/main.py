@@ -17,6 +17,7 @@ from nnlab import __version__
 # command name -> "module:attribute"
 COMMANDS = {
     "train": "nnlab.cli.train_cmd:train",
+    "configs": "nnlab.cli.configs_cmd:configs",
     "validate": "nnlab.cli.train_cmd:validate",
     "data": "nnlab.cli.data_cmd:data",
     "plot": "nnlab.cli.plot_cmd:plot",
