@@ -17,9 +17,9 @@ from nnlab.cli.common import user_errors
 @click.option("--force", is_flag=True, help="With --copy: overwrite files that differ from the shipped ones.")
 @user_errors
 def configs(copy_dir, force):
-    """List the shipped run configs and sweeps, with the first line of each.
+    """List the shipped configs and sweeps, or copy them out to edit.
 
-    Use them by name from any folder (nnlab train quickstart, nnlab train
+    Each is listed with its first comment line (a sweep: its description). Use them by name from any folder (nnlab train quickstart, nnlab train
     nielsen/r1, nnlab sweep depth, nnlab validate quickstart); a path to an
     existing file always wins over a name.
     """

@@ -125,9 +125,10 @@ class SweepProgress:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
 @user_errors
 def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
-    """Run a family of configs: SWEEP is a sweep file or the name of a sweep shipped with nnlab (e.g. depth).
+    """Run a family of configs: a sweep file or a shipped sweep's name.
 
-    nnlab configs lists the shipped sweeps; a path to an existing file wins over a name.
+    SWEEP is a sweep file or the name of a sweep shipped with nnlab (e.g. depth;
+    nnlab configs lists them); a path to an existing file wins over a name.
 
     \b
     Examples:

@@ -156,11 +156,11 @@ def _run(fn):
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every config.")
 @click.option("--data/--no-data", "check_data", default=False, help="Also check that each config's dataset is present.")
 def validate(configs, overrides, check_data):
-    """Check run configs and sweep files without training: one line per problem, exit 2 if any.
+    """Check configs and sweeps without training: one line per problem.
 
     Each CONFIG is a file or the name of a shipped config or sweep. A sweep
     file (one with base, grid, overrides, seeds or set) is checked as a sweep:
-    every member is expanded and validated.
+    every member is expanded and validated. Exit 2 if any is bad.
     """
     bad = 0
     for arg in configs:
