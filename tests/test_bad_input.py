@@ -282,7 +282,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     (
         "config-not-given",
         args_only("train"),
-        ["missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml"],
+        ["missing CONFIG: give a YAML config file or a shipped config's name, e.g. nnlab train quickstart"],
     ),
     ("validate-missing-and-bad", args_only("validate", "nope.yaml"), ["nope.yaml: no such config file"]),
     # -- wrong types

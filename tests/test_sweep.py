@@ -139,13 +139,19 @@ def test_a_sweep_name_is_found_in_configs_sweeps(monkeypatch):
     assert spec.grid["model.sizes"][0] == [784, 30, 10] and spec.seeds == [0, 1, 2, 3, 4]
 
 
-def test_a_sweep_name_outside_the_checkout_falls_back_to_the_checkouts_sweeps(tmp_path, monkeypatch):
+def test_a_sweep_name_is_the_shipped_sweep_from_any_folder_and_an_existing_path_wins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     spec = load_spec("depth")
-    assert Path(spec.label).resolve() == ROOT / "configs" / "sweeps" / "depth.yaml"
-    assert spec.base["model"]["sizes"] == [784, 30, 10]  # ../nielsen/r1.yaml, relative to the sweep file
-    (tmp_path / "configs" / "sweeps").mkdir(parents=True)  # ./configs/sweeps comes first
-    write(tmp_path / "configs" / "sweeps", "name: mine\nbase: {}\nseeds: 1\n", "depth.yaml")
+    assert spec.label == "nnlab/configs/sweeps/depth.yaml"
+    assert spec.base_label == "nnlab/configs/nielsen/r1.yaml"  # base: ../nielsen/r1.yaml, inside the package
+    assert spec.base["model"]["sizes"] == [784, 30, 10]
+    # a folder that happens to hold configs/sweeps/depth.yaml does not change what the name means
+    (tmp_path / "configs" / "sweeps").mkdir(parents=True)
+    write(tmp_path / "configs" / "sweeps", "name: local\nbase: {}\nseeds: 1\n", "depth.yaml")
+    assert load_spec("depth").name == "depth"
+    assert load_spec("configs/sweeps/depth.yaml").name == "local"
+    # a file called depth (no extension) is a path, and a path to an existing file wins over the name
+    (tmp_path / "depth").write_text("name: mine\nbase: {}\nseeds: 1\n")
     assert load_spec("depth").name == "mine"
 
 
@@ -219,7 +225,8 @@ def test_ad_hoc_grid_from_the_command_line_with_list_values():
         ("base: {}\nseeds: [1, 1]\n", "{f}: seeds: [1, 1] repeats a seed; each seed once"),
         (
             "base: nothere.yaml\n",
-            "{f}: base: config file 'nothere.yaml' not found (paths are relative to the sweep file)",
+            "{f}: base: config file 'nothere.yaml' not found "
+            "(a path relative to the sweep file, or a shipped config's name such as nielsen/r1)",
         ),
         ("base: {}\ngrid: {model.sizes: []}\n", "{f}: grid.model.sizes: got []; must be a non-empty list of values"),
         (
@@ -284,12 +291,14 @@ def test_a_missing_dataset_is_refused_once_before_the_sweep_folder_is_made(tmp_p
     assert dry.exit_code == 0 and f"6 members, all valid\nnote: a local run would stop here: {line}" in dry.output
 
 
-def test_unknown_sweep_name_lists_the_shipped_ones(monkeypatch):
-    monkeypatch.chdir(ROOT)
+def test_unknown_sweep_name_lists_the_shipped_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = invoke("sweep", "depht", "--dry-run")
     assert out.exit_code == 2
-    assert out.output.startswith("error: depht: no such sweep file or sweep name; shipped sweeps: ")
-    assert "(did you mean 'depth'?)" in out.output
+    assert out.output == (
+        "error: depht: no such sweep file or sweep name; shipped sweeps: activations, depth, depth-r4-sigmoid, "
+        "depth-relu, depth-relu-wide, init, optimizers, r2, r4-stability, regularization (did you mean 'depth'?)\n"
+    )
 
 
 # -- running -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from nnlab.cli.common import SuggestingGroup
 # command name -> "module:attribute"
 COMMANDS = {
     "train": "nnlab.cli.train_cmd:train",
+    "configs": "nnlab.cli.configs_cmd:configs",
     "validate": "nnlab.cli.train_cmd:validate",
     "data": "nnlab.cli.data_cmd:data",
     "plot": "nnlab.cli.plot_cmd:plot",
@@ -28,18 +29,13 @@ COMMANDS = {
 
 class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _available(name))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name not in COMMANDS or not _available(name):
+        if name not in COMMANDS:
             return None
         module, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attr)
-
-
-def _available(name: str) -> bool:
-    module = COMMANDS[name].split(":")[0]
-    return importlib.util.find_spec(module) is not None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -127,9 +127,10 @@ class SweepProgress:
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
 @user_errors
 def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
-    """Run a family of configs: SWEEP is a name in configs/sweeps/ (e.g. depth) or a sweep file.
+    """Run a family of configs: a sweep file or a shipped sweep's name.
 
-    A name is looked up in ./configs/sweeps/, then in the nnlab checkout's.
+    SWEEP is a sweep file or the name of a sweep shipped with nnlab (e.g. depth;
+    nnlab configs lists them); a path to an existing file wins over a name.
 
     \b
     Examples:
@@ -137,7 +138,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
       nnlab sweep depth --jobs 2
       nnlab sweep depth --executor dask --scheduler tcp://127.0.0.1:8786
       nnlab sweep --resume runs/sweeps/20261123-010000-depth
-      nnlab sweep configs/sweeps/init.yaml --grid training.batch_size=10,50 --seeds 3
+      nnlab sweep my-sweep.yaml --grid training.batch_size=10,50 --seeds 3
       nnlab sweep depth --seeds 5,6,7              (three more seeds for an earlier --seeds 5)
     Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
     """

@@ -6,6 +6,7 @@ import signal
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 import click
 
@@ -33,14 +34,28 @@ def smoke_overrides(cfg) -> list[str]:
     return out
 
 
+def resolve_config(config: str) -> tuple[Path, str]:
+    """The run config file CONFIG names (an existing path wins over a shipped name) and its label;
+    a sweep file is refused with the command that runs it."""
+    from nnlab import shipped
+    from nnlab.config import read_config_file
+    from nnlab.sweep.spec import is_sweep
+
+    path, label = shipped.resolve(config, "config")
+    if is_sweep(read_config_file(path, label)):
+        raise UserError(f"{label}: is a sweep file, not a run config; run it with nnlab sweep {config}")
+    return path, label
+
+
 def _load(config: str, overrides: list[str], smoke: bool):
     from nnlab.config import load_config
 
-    cfg = load_config(config, overrides)
+    path, label = resolve_config(config)
+    cfg = load_config(path, overrides, label=label)
     if smoke:
         overrides = overrides + smoke_overrides(cfg)
-        cfg = load_config(config, overrides)
-    return cfg, overrides
+        cfg = load_config(path, overrides, label=label)
+    return cfg, overrides, label
 
 
 @click.command()
@@ -77,6 +92,10 @@ def _load(config: str, overrides: list[str], smoke: bool):
 def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain):
     """Train the network CONFIG declares and write a run directory.
 
+    CONFIG is a YAML file, or the name of a config shipped with nnlab
+    (quickstart, nielsen/r1, ...: nnlab configs lists them); a path to an
+    existing file wins over a name.
+
     \b
     Exit codes: 0 completed, 2 bad input, 3 diverged, 1 failed, 130 interrupted.
     """
@@ -92,8 +111,10 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
         result = _run(lambda: run_experiment(None, resume=resume, display=display))
         sys.exit(result.exit_code)
     if not config:
-        raise UserError("missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml")
-    cfg, overrides = _load(config, overrides, smoke)
+        raise UserError(
+            "missing CONFIG: give a YAML config file or a shipped config's name, e.g. nnlab train quickstart"
+        )
+    cfg, overrides, label = _load(config, overrides, smoke)
     if dry_run:
         from nnlab.config import dump_config
 
@@ -102,7 +123,7 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
     if smoke and runs_dir is None:
         runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
     result = _run(
-        lambda: run_experiment(cfg, overrides=overrides, config_file=config, runs_dir=runs_dir, display=display)
+        lambda: run_experiment(cfg, overrides=overrides, config_file=label, runs_dir=runs_dir, display=display)
     )
     if quiet:
         click.echo(str(result.run_dir))
@@ -135,22 +156,48 @@ def _run(fn):
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a key in every config.")
 @click.option("--data/--no-data", "check_data", default=False, help="Also check that each config's dataset is present.")
 def validate(configs, overrides, check_data):
-    """Check configs without training: one line per problem, exit 2 if any."""
-    from nnlab.config import load_config
+    """Check configs and sweeps without training: one line per problem.
 
+    Each CONFIG is a file or the name of a shipped config or sweep. A sweep
+    file (one with base, grid, overrides, seeds or set) is checked as a sweep:
+    every member is expanded and validated. Exit 2 if any is bad.
+    """
     bad = 0
-    for path in configs:
+    for arg in configs:
         try:
-            cfg = load_config(path, list(overrides))
-            if check_data:
-                from nnlab.build import build_data
-
-                build_data(cfg)
+            what = _validate_one(arg, list(overrides), check_data)
         except UserError as err:
             bad += 1
             for line in err.lines:
                 click.echo(f"error: {line}", err=True)
         else:
-            click.echo(f"ok: {path}")
+            click.echo(f"ok: {arg}{what}")
     if bad:
         sys.exit(2)
+
+
+def _validate_one(arg: str, overrides: list[str], check_data: bool) -> str:
+    """Validate one run config or sweep file; what to add to its ``ok:`` line."""
+    from nnlab import shipped
+    from nnlab.config import load_config, read_config_file
+    from nnlab.sweep import spec as sweep_spec
+
+    path, label = shipped.resolve(arg, "any")
+    where = f"; {label}" if label != arg else ""
+    data = read_config_file(path, label)
+    if sweep_spec.is_sweep(data):
+        from nnlab.sweep.expand import check_data as check_sweep_data
+        from nnlab.sweep.expand import expand
+
+        spec = sweep_spec.read_spec(path, label, data)
+        spec.sets = spec.sets + overrides
+        members = expand(spec)
+        if check_data:
+            check_sweep_data(spec, members)
+        return f" (sweep of {len(members)} members{where})"
+    cfg = load_config(path, overrides, label=label)
+    if check_data:
+        from nnlab.build import build_data
+
+        build_data(cfg)
+    return f" ({label})" if where else ""

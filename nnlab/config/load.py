@@ -137,17 +137,25 @@ def read_config_file(path: str | Path, label: str | None = None) -> Any:
     return {} if data is None else data
 
 
-def load_config(source: str | Path | dict, overrides: Sequence[str] = (), *, base_name: str | None = None) -> Config:
+def load_config(
+    source: str | Path | dict,
+    overrides: Sequence[str] = (),
+    *,
+    base_name: str | None = None,
+    label: str | None = None,
+) -> Config:
     """Read ``source`` (a YAML path or a parsed dict), apply ``overrides``, validate.
 
     The run ``name`` defaults to ``base_name``, else the file's stem, else
-    ``run``. Every problem found becomes one line of the ``UserError``.
+    ``run``. Every problem found becomes one line of the ``UserError``, naming
+    ``label`` (default: the path as given).
     """
     if isinstance(source, dict):
-        label, data = DICT_LABEL, copy.deepcopy(source)
+        label, data = label or DICT_LABEL, copy.deepcopy(source)
         default_name = base_name or "run"
     else:
-        label, data = str(source), read_config_file(source)
+        label = str(source) if label is None else label
+        data = read_config_file(source, label)
         default_name = base_name or safe_run_name(Path(source).stem)
     sources: list[tuple[Loc, str]] = []
     if isinstance(data, dict):

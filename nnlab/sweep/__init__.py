@@ -4,7 +4,7 @@
     from nnlab.sweep.expand import expand
     from nnlab.sweep.spec import load_spec
 
-    spec = load_spec("depth")                         # configs/sweeps/depth.yaml
+    spec = load_spec("depth")                         # the shipped nnlab/configs/sweeps/depth.yaml
     members = expand(spec)                            # every member validated before anything runs
     sweep_dir = run.start(spec, members, Path("runs"))        # runs/sweeps/<stamp>-depth/
     result = run.run(spec, members, sweep_dir, jobs=2)        # result.exit_code: 0, 1 or 130

@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nnlab import shipped
 from nnlab.config.load import parse_yaml_value, read_config_file
+from nnlab.config.schema import Config
 from nnlab.config.values import closest
 from nnlab.errors import UserError
 
-SWEEPS_DIR = Path("configs") / "sweeps"
 KEYS = ("name", "base", "grid", "overrides", "seeds", "set", "description")
+SWEEP_ONLY_KEYS = ("base", "grid", "overrides", "seeds", "set")  # a run config has none of these
+RUN_KEYS = tuple(Config.model_fields)
 
 
 @dataclass
@@ -67,34 +70,16 @@ class SweepSpec:
         return d
 
 
-def sweep_dirs() -> list[Path]:
-    """Where a sweep name is looked up: ./configs/sweeps, then the nnlab source checkout's (an editable install)."""
-    dirs = [SWEEPS_DIR]
-    checkout = Path(__file__).resolve().parents[2] / SWEEPS_DIR
-    if checkout.is_dir() and not (SWEEPS_DIR.is_dir() and SWEEPS_DIR.resolve() == checkout):
-        dirs.append(checkout)
-    return dirs
+def is_sweep(data: Any) -> bool:
+    """A parsed YAML document is a sweep file when it has a key only sweep files have (base, grid, ...)."""
+    return isinstance(data, dict) and any(k in SWEEP_ONLY_KEYS for k in data)
 
 
-def find_sweep_file(name_or_path: str) -> Path:
-    p = Path(name_or_path)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.is_file():
-            raise UserError(f"{p}: sweep file not found")
-        return p
-    dirs = sweep_dirs()
-    for d in dirs:
-        q = d / f"{name_or_path}.yaml"
-        if q.is_file():
-            return q
-    known = sorted({x.stem for d in dirs if d.is_dir() for x in d.glob("*.yaml")})
-    hint = (
-        f"; shipped sweeps: {', '.join(known)}" if known else f" (looked in {SWEEPS_DIR}/; run from the nnlab checkout)"
-    )
-    near = closest(name_or_path, known) if known else None
-    return _fail(
-        f"{name_or_path}: no such sweep file or sweep name{hint}" + (f" (did you mean '{near}'?)" if near else "")
-    )
+def read_spec(path: Path, label: str, data: Any = None) -> SweepSpec:
+    """The sweep file at ``path`` (``data``: its document, if already read); ``label`` names it in messages."""
+    if data is None:
+        data = read_config_file(path, label)
+    return parse_spec(data, label, folder=path.parent, default_name=path.stem)
 
 
 def _fail(msg: str):
@@ -122,6 +107,11 @@ def _seeds(value: Any, label: str) -> list[int]:
 def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> SweepSpec:
     if not isinstance(data, dict):
         _fail(f"{label}: a sweep file must be a mapping with keys: {', '.join(KEYS)}")
+    if not is_sweep(data) and set(data) <= set(RUN_KEYS) and set(data) - {"name"}:
+        _fail(
+            f"{label}: is a run config, not a sweep file (no {', '.join(SWEEP_ONLY_KEYS)}); "
+            f"train it with nnlab train {label}, or name it as a sweep's base:"
+        )
     for k in data:
         if k not in KEYS:
             near = closest(str(k), KEYS)
@@ -133,9 +123,15 @@ def parse_spec(data: Any, label: str, *, folder: Path, default_name: str) -> Swe
         base_path = (folder / base) if not Path(base).is_absolute() else Path(base)
         if not base_path.is_file() and Path(base).is_file():
             base_path = Path(base)
+        if not base_path.is_file() and (found := shipped.find(base.removesuffix(".yaml"), "config")) is not None:
+            base_path = found.path
         if not base_path.is_file():
-            _fail(f"{label}: base: config file {base!r} not found (paths are relative to the sweep file)")
-        base_label, base_dict = os.path.normpath(base_path), read_config_file(base_path)
+            _fail(
+                f"{label}: base: config file {base!r} not found "
+                f"(a path relative to the sweep file, or a shipped config's name such as nielsen/r1)"
+            )
+        base_label = shipped.label(Path(os.path.normpath(base_path)))
+        base_dict = read_config_file(base_path, base_label)
         if not isinstance(base_dict, dict):
             _fail(f"{base_path}: a config must be a mapping")
     elif isinstance(base, dict) or base is None:
@@ -179,10 +175,9 @@ def load_spec(
     grid_args: Sequence[str] = (),
     seeds: str | int | None = None,
 ) -> SweepSpec:
-    """A sweep from a file (a path, or a name in configs/sweeps/) and/or ``--grid key=v1,v2`` arguments."""
+    """A sweep from a file (a path, or the name of a shipped sweep) and/or ``--grid key=v1,v2`` arguments."""
     if name_or_path:
-        path = find_sweep_file(name_or_path)
-        spec = parse_spec(read_config_file(path), str(path), folder=path.parent, default_name=path.stem)
+        spec = read_spec(*shipped.resolve(name_or_path, "sweep"))
     else:
         if not grid_args:
             _fail("give a sweep name or file (e.g. nnlab sweep depth), or --grid key=v1,v2 with --set base settings")
