@@ -86,10 +86,41 @@ class Run:
         return list(sizes) if sizes else None
 
     @property
+    def model_layers(self) -> list[dict] | None:
+        """config model.layers as mappings ({kind: ..., ...}), or None for a ``sizes`` net."""
+        layers = (self.config.get("model") or {}).get("layers")
+        if not layers:
+            return None
+        return [x if isinstance(x, dict) else {"kind": x} for x in layers]
+
+    @property
+    def layer_kinds(self) -> list[str]:
+        """The kind of each weight layer 1..L: "dense" or "conv2d"."""
+        if self.model_layers is None:
+            return ["dense"] * self.n_layers
+        return [x.get("kind") for x in self.model_layers if x.get("kind") in WEIGHT_LAYERS]
+
+    @property
+    def architecture(self) -> str:
+        """The net in a few characters: 784-30-10, or conv20x5-pool2-dense100-dense10."""
+        if self.sizes:
+            return "-".join(str(s) for s in self.sizes)
+        if self.model_layers is None:
+            return "?"
+        short = {
+            "conv2d": lambda x: f"conv{x.get('filters')}x{x.get('kernel')}",
+            "maxpool2d": lambda x: f"pool{x.get('size', 2)}",
+            "dense": lambda x: f"dense{x.get('units')}",
+        }
+        return "-".join(short.get(x.get("kind"), lambda x: str(x.get("kind")))(x) for x in self.model_layers)
+
+    @property
     def n_layers(self) -> int:
         """L: the number of weight layers (the output layer's index)."""
         if self.sizes:
             return len(self.sizes) - 1
+        if self.model_layers is not None:
+            return sum(x.get("kind") in WEIGHT_LAYERS for x in self.model_layers)
         layers = [l for table in (self.gradients, self.activations) for q in table.values() for l in q]
         return max(layers, default=0)
 
@@ -97,8 +128,11 @@ class Run:
     def hidden_layers(self) -> list[int]:
         return list(range(1, self.n_layers))
 
-    def layer_label(self, layer: int) -> str:
-        return layer_label(layer, self.n_layers)
+    def layer_label(self, layer: int, short: bool = False) -> str:
+        """ "hidden layer 2", "conv layer 1", "output layer" ("hidden 2", "conv 1", "output" if ``short``)."""
+        kinds = self.layer_kinds
+        kind = kinds[layer - 1] if 0 < layer <= len(kinds) else "dense"
+        return layer_label(layer, self.n_layers, kind, short)
 
     # --- metrics --------------------------------------------------------------
     @property
@@ -198,9 +232,16 @@ class Run:
         return self.layer_values("gradients", "delta_norm", at)
 
 
-def layer_label(layer: int, n_layers: int) -> str:
-    """ "hidden layer l" for l < L, "output layer" for L."""
-    return "output layer" if layer == n_layers else f"hidden layer {layer}"
+#: layer kinds with weights: Nielsen's numbered layers 1..L
+WEIGHT_LAYERS = ("dense", "conv2d")
+
+
+def layer_label(layer: int, n_layers: int, kind: str = "dense", short: bool = False) -> str:
+    """ "hidden layer l" (a dense layer l < L), "conv layer l", "output layer" for L."""
+    name = "output" if layer == n_layers else ("conv" if kind == "conv2d" else "hidden")
+    if short:
+        return name if layer == n_layers else f"{name} {layer}"
+    return f"{name} layer" if layer == n_layers else f"{name} layer {layer}"
 
 
 # --- reading ----------------------------------------------------------------

@@ -62,6 +62,8 @@ def _draw_panel(ax, p: Panel) -> None:
 
     for s in p.series:
         x, y = np.asarray(s.x, dtype=float), np.asarray(s.y, dtype=float)
+        if p.logy:  # 0 has no place on a log axis (an output layer's zero start makes ‖δ‖ = 0): left out
+            y = np.where(y > 0, y, np.nan)
         if s.kind == "line":
             ax.plot(x, y, label=s.label, **{"marker": "o" if len(x) <= 40 else None, "markersize": 3, **s.style})
         elif s.kind == "errorbar":

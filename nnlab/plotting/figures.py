@@ -21,7 +21,6 @@ from nnlab.results import (
     Sweep,
     config_value,
     differing_keys,
-    layer_label,
     mean_std,
     point_label,
 )
@@ -35,9 +34,8 @@ EPOCH_LABEL = "epoch (passes over the training set)"
 
 
 def _title(run: Run) -> str:
-    sizes = "-".join(str(s) for s in run.sizes) if run.sizes else "?"
     act = (run.config.get("model") or {}).get("activation")
-    return f"{run.name}: {sizes}" + (f", {act}" if act else "")
+    return f"{run.name}: {run.architecture}" + (f", {act}" if act else "")
 
 
 def _hidden(n: int) -> str:
@@ -74,7 +72,7 @@ def speed_of_learning(run: Run) -> FigureSpec:
     for l in hidden:
         x, w = _x(run, data[l])
         whole &= w
-        series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+        series.append(Series(run.layer_label(l), x, data[l].values))
     n = len(run.hidden_layers)
     panel = Panel(
         title=f"Speed of learning: {_hidden(n)}",
@@ -92,7 +90,6 @@ def gradient_norms(run: Run) -> FigureSpec:
     data = run.gradients.get("delta_norm", {})
     if not data:
         raise _no_data("gradient norms", "delta_norm", "gradients.csv", "instruments.gradients")
-    L = run.n_layers
     panels = []
     for at, title in (("initial", "at initialization (epoch 0)"), ("final", "at the end of training")):
         values = run.delta_norms(at)
@@ -102,7 +99,7 @@ def gradient_norms(run: Run) -> FigureSpec:
         if at == "final":
             last = max(int(data[l].epochs[-1]) for l in layers)
             title = f"at the end of training (epoch {last})"
-        ticks = [(l, "output" if l == L else f"hidden {l}") for l in layers]
+        ticks = [(l, run.layer_label(l, short=True)) for l in layers]
         panels.append(
             Panel(
                 title=f"‖δˡ‖ per layer {title}",
@@ -199,7 +196,7 @@ def activation_health(run: Run) -> FigureSpec:
         for l in sorted(data):
             x, w = _x(run, data[l])
             whole &= w
-            series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+            series.append(Series(run.layer_label(l), x, data[l].values))
         panels.append(
             Panel(
                 f"{title} per layer", EPOCH_LABEL, ylabel, series, percent_y=True, ylim=(-0.02, 1.02), integer_x=whole
@@ -221,7 +218,7 @@ def update_ratio(run: Run) -> FigureSpec:
     for l in sorted(data):
         x, w = _x(run, data[l])
         whole &= w
-        series.append(Series(layer_label(l, run.n_layers), x, data[l].values))
+        series.append(Series(run.layer_label(l), x, data[l].values))
     panel = Panel(
         "Update-to-weight ratio per layer",
         EPOCH_LABEL,
