@@ -29,6 +29,7 @@ from nnlab.cli.main import cli
 from nnlab.config import load_config
 from nnlab.data.mnist import IDX_FILES
 from nnlab.experiment import run_experiment
+from nnlab.initializers import INITIALIZERS
 from nnlab.training import Hook
 
 BASE = {
@@ -39,7 +40,7 @@ BASE = {
 TRAIN = ["train", "cfg.yaml", "--runs-dir", "runs", "-q"]
 SECTIONS = "data, instruments, model, name, optimizer, output, regularization, training"
 HIDDEN = "elu, gelu, gelu_tanh, identity, leaky_relu, prelu, relu, sigmoid, softplus, swish, tanh"
-INITS = "constant, glorot_normal, glorot_uniform, he, large, nielsen, normal, standard_normal, zeros"
+INITS = ", ".join(INITIALIZERS.names())  # every registered initializer, as the message lists them
 FETCH = "delete it and run `nnlab data fetch mnist`"
 HOW_TO_GET = (
     "run `nnlab data fetch mnist`, or set NNLAB_DATA (or data.path) to a folder holding the four IDX"

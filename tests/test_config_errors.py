@@ -10,10 +10,11 @@ import yaml
 
 from nnlab.config import load_config
 from nnlab.errors import UserError
+from nnlab.initializers import INITIALIZERS
 
 HIDDEN = "elu, gelu, gelu_tanh, identity, leaky_relu, prelu, relu, sigmoid, softplus, swish, tanh"
 OUTPUTS = "elu, gelu, gelu_tanh, identity, leaky_relu, relu, sigmoid, softmax, softplus, swish, tanh"
-INITS = "constant, glorot_normal, glorot_uniform, he, large, nielsen, normal, standard_normal, zeros"
+INITS = ", ".join(INITIALIZERS.names())  # every registered initializer, as the message lists them
 SECTIONS = "data, instruments, model, name, optimizer, output, regularization, training"
 MINI = {"dataset": "mnist-mini"}
 

@@ -108,14 +108,14 @@ def parse_layer(value: Any) -> LayerSpec:
         else:
             errors.append(((str(key),), not_a_param(key, kind, [*cls.hyper, *sorted(settings)])))
     for name, h in cls.hyper.items():
-        if name not in hyper:
+        if name not in hyper and name not in value:
             if h.required:
                 errors.append(((name,), f"missing; a {kind} layer needs {name} ({h.doc})"))
             else:
                 hyper[name] = h.default
     if errors:
         raise problems(*errors)
-    return LayerSpec(**fields, hyper={name: hyper[name] for name in cls.hyper})
+    return LayerSpec(**fields, hyper={name: hyper[name] for name in cls.hyper})  # in the declared order
 
 
 def _setting(key: str, v: Any) -> dict[str, Any]:

@@ -35,6 +35,8 @@ _DEEP = {
     ("model", "init", "weights"): "spec",
     ("model", "init", "biases"): "spec",
     ("regularization", "dropout"): "list",
+    ("model", "input"): "list",
+    ("model", "layers"): "layers",
 }
 
 
@@ -108,12 +110,14 @@ def _check_path(root: Any, path: Sequence[str | int]) -> None:
             or (shape == "list" and kinds == [int])
             or (shape == "spec" and kinds == [str])
             or (shape == "speclist" and kinds in ([int], [str], [int, str]))
+            or (shape == "layers" and kinds[:1] == [int] and all(k is str for k in kinds[1:]))
         )
         if not ok:
             takes = {
                 "list": "takes a list or one [index]",
                 "spec": "takes a name, or 'name' and parameter keys",
                 "speclist": "takes a name, a list, [index], or 'name' and parameter keys",
+                "layers": "takes a list, [index], or [index] and a layer's keys",
                 "value": "takes a single value",
             }[shape]
             raise BadOverride(f"unknown key '{dotted(path)}'; {dotted(field)} {takes}")
