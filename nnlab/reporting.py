@@ -80,7 +80,9 @@ def run_row(run: Run) -> dict[str, Any]:
         "status": run.status,
         "seed": run.seed,
         "sizes": run.sizes,
+        "architecture": run.architecture,
         "layers": run.n_layers,
+        "layer_labels": [run.layer_label(l, short=True) for l in range(1, run.n_layers + 1)],
         "epochs_completed": (run.summary or {}).get("epochs_completed", run.meta.get("epochs_completed")),
         "train_metrics": run.train_metrics,  # what final_train_accuracy was measured on
     }
@@ -239,6 +241,10 @@ def _set_labels(rows: list[dict[str, Any]]) -> None:
 
 
 def _layer_columns(report: Report) -> list[str]:
+    """hidden 1, hidden 2, ..., output; the runs' own labels (conv 1, ...) when they all share them."""
+    shared = {tuple(r.get("layer_labels") or ()) for r in report.rows}
+    if len(shared) == 1 and len(labels := shared.pop()) == report.max_hidden + 1:
+        return list(labels)
     return [f"hidden {h}" for h in range(1, report.max_hidden + 1)] + ["output"]
 
 
