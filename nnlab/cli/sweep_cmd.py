@@ -20,6 +20,7 @@ class SweepProgress:
         self.quiet = quiet
         self._p = None
         self.failures = 0
+        self.interrupted = 0
 
     def start(self, total: int, already: int) -> None:
         self.total, self.count, self.t0 = total, already, time.perf_counter()
@@ -50,11 +51,19 @@ class SweepProgress:
             self._task = self._p.add_task("sweep", total=total, completed=already, info="")
             self._p.start()
 
+    def _info(self) -> str:
+        parts = [f"{self.failures} failed"] if self.failures else []
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted")
+        return ", ".join(parts)
+
     def advance(self, mid: str, record: dict) -> None:
         self.count += 1
-        if record["status"] != "completed":
+        if record["status"] == "interrupted":
+            self.interrupted += 1
+        elif record["status"] != "completed":
             self.failures += 1
-        info = f"{self.failures} failed" if self.failures else ""
+        info = self._info()
         if self._p is not None:
             self._p.update(self._task, completed=self.count, info=info)
             if record["status"] != "completed":
@@ -68,6 +77,16 @@ class SweepProgress:
                 f"[{self.count}/{self.total}] {mid} {record['status']}{acc}{err}"
                 f" ({time.perf_counter() - self.t0:.0f} s)"
             )
+
+    def stopping(self, running: int) -> None:
+        """Ctrl-C: say so at once (the bar stays live while the running members record themselves)."""
+        what = f"waiting for {running} running member(s) to stop at their next step" if running else "stopping"
+        line = f"interrupted: no new member starts; {what}"
+        if self._p is not None:
+            self._p.update(self._task, info=", ".join(filter(None, [self._info(), "stopping"])))
+            self._p.console.print(line)
+        elif not self.quiet:
+            click.echo(line, err=True)
 
     def stop(self) -> None:
         if self._p is not None:
@@ -190,16 +209,19 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             f"sweep {spec.name}: {len(members)} members, "
             f"{'dask at ' + scheduler if executor == 'dask' else f'{min(jobs, len(members))} job(s)'} -> {sweep_dir}"
         )
-    result = runner.run(
-        spec,
-        members,
-        sweep_dir,
-        executor=executor,
-        jobs=jobs,
-        scheduler=scheduler,
-        progress=SweepProgress(quiet),
-        resume=bool(resume),
-    )
+    from nnlab.cli.train_cmd import sigterm_as_ctrl_c
+
+    with sigterm_as_ctrl_c():  # `kill PID` (a CI timeout) stops the sweep as Ctrl-C does
+        result = runner.run(
+            spec,
+            members,
+            sweep_dir,
+            executor=executor,
+            jobs=jobs,
+            scheduler=scheduler,
+            progress=SweepProgress(quiet),
+            resume=bool(resume),
+        )
     _show(result, sweep_dir, spec.name, quiet)
     if not no_plots and not result.interrupted:
         _plots(sweep_dir, quiet)
@@ -208,6 +230,11 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True
         )
     if result.interrupted:
+        stopped, waiting = result.with_status("interrupted"), result.with_status("pending", "running")
+        if stopped:
+            click.echo(f"interrupted: {', '.join(m.id for m in stopped)} (stopped mid-run)", err=True)
+        if waiting:
+            click.echo(f"not started: {', '.join(m.id for m in waiting)}", err=True)
         click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
     sys.exit(result.exit_code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import tempfile
@@ -115,19 +116,27 @@ def _as_ctrl_c(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run(fn):
-    """Run ``fn``; Ctrl-C or SIGTERM (``kill PID``, a CI timeout) ends it as ``interrupted``, exit 130."""
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """SIGTERM (``kill PID``, a CI timeout) raises ``KeyboardInterrupt`` in the block, as Ctrl-C does."""
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
-        return fn()
-    except KeyboardInterrupt:
-        click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
-        sys.exit(130)
+        yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _run(fn):
+    """Run ``fn``; Ctrl-C or SIGTERM (``kill PID``, a CI timeout) ends it as ``interrupted``, exit 130."""
+    try:
+        with sigterm_as_ctrl_c():
+            return fn()
+    except KeyboardInterrupt:
+        click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
+        sys.exit(130)
 
 
 @click.command()
