@@ -160,7 +160,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     """
     from nnlab.errors import UserError
     from nnlab.sweep import run as runner
-    from nnlab.sweep.expand import check_data, expand, shadowed_keys
+    from nnlab.sweep.expand import check_data, check_memory, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
 
     jobs = jobs or os.cpu_count() or 1
@@ -182,6 +182,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
         sweep_dir = Path(resume)
         if executor == "local":
             check_data(spec, members)
+            check_memory(spec, members, min(jobs, len(members)))
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         members = expand(spec)
@@ -197,12 +198,14 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             click.echo(f"{len(members)} members, all valid")
             try:
                 check_data(spec, members)
+                check_memory(spec, members, min(jobs, len(members)))
             except UserError as err:
                 for line in err.lines:
                     click.echo(f"note: a local run would stop here: {line}", err=True)
             return
-        if executor == "local":  # a missing dataset is refused once, before the sweep folder is made
+        if executor == "local":  # a missing dataset or too little memory: refused before the sweep folder is made
             check_data(spec, members)
+            check_memory(spec, members, min(jobs, len(members)))
         sweep_dir = runner.start(spec, members, Path(runs_dir))
     if not quiet:
         click.echo(

@@ -97,8 +97,12 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
     cfg, overrides = _load(config, overrides, smoke)
     if dry_run:
         from nnlab.config import dump_config
+        from nnlab.memory import allowed_memory, estimate_config
 
         click.echo(dump_config(cfg), nl=False)
+        allowed = allowed_memory()
+        room = f"; {allowed[1]}" if allowed else ""
+        click.echo(f"# memory: the run needs {estimate_config(cfg).describe()}{room}")  # a YAML comment
         return
     if smoke and runs_dir is None:
         runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
