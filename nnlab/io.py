@@ -9,13 +9,13 @@ the temporary file.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -52,11 +52,16 @@ def file_mode() -> int:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
+def _atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write(f)`` into a temporary file beside ``path``, fsynced, then renamed over ``path``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, file_mode())  # mkstemp makes it 0600, whatever the umask
@@ -88,10 +93,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """Arrays to an uncompressed ``.npz``, atomically."""
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    """Arrays to an uncompressed ``.npz``, atomically (written straight to the file: no copy in memory)."""
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_npz(path: str | Path) -> dict[str, np.ndarray]:

@@ -86,7 +86,7 @@ def test_optimizer_state_is_one_theta_per_slot_of_the_optimizer_class(name, slot
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_the_estimate_is_above_what_a_run_really_holds_and_near_it(optimizer, tmp_path):
-    """A real run's peak RSS (measured here: sgd 336 MB against 374 MB estimated, adam 425 MB
+    """A real run's peak RSS (measured here: sgd 336 MB against 374 MB estimated, adam 401 MB
     against 437 MB; [784, 30000, 10]: 879 MB against 964 MB)."""
     sets = [
         "model.sizes=[784, 10000, 10]",
