@@ -13,33 +13,17 @@ import click
 from nnlab.cli.common import user_errors
 from nnlab.errors import UserError
 
-SMOKE_TRAIN, SMOKE_EVAL, SMOKE_PROBE = 300, 100, 100
 
-
-def smoke_overrides(cfg) -> list[str]:
-    """Shrink any config to seconds: a few hundred examples, one epoch, every instrument on."""
-    n = min(SMOKE_TRAIN, cfg.data.n_train)
-    out = [
-        f"data.train_size={n}",
-        f"data.validation_size={SMOKE_EVAL}",
-        f"data.test_size={SMOKE_EVAL}",
-        f"training.epochs={min(cfg.training.epochs, 1)}",
-        f"instruments.probe_size={min(cfg.instruments.probe_size, SMOKE_PROBE, n)}",
-        "instruments.gradients=true",
-        "instruments.activations=true",
-        "instruments.batch_stats=true",
-    ]
-    if not cfg.training.full_batch:
-        out.append(f"training.batch_size={min(cfg.training.batch_size, n)}")
-    return out
-
-
-def _load(config: str, overrides: list[str], smoke: bool):
+def _load(config: str, overrides: list[str], smoke: bool, quiet: bool):
     from nnlab.config import load_config
 
     cfg = load_config(config, overrides)
     if smoke:
-        overrides = overrides + smoke_overrides(cfg)
+        from nnlab.smoke import smoke_note, smoke_overrides
+
+        overrides = overrides + smoke_overrides(cfg, config)
+        if not quiet:
+            click.echo(smoke_note(cfg), err=True)
         cfg = load_config(config, overrides)
     return cfg, overrides
 
@@ -57,7 +41,8 @@ def _load(config: str, overrides: list[str], smoke: bool):
 @click.option(
     "--smoke",
     is_flag=True,
-    help="Run end to end in seconds: a few hundred examples, one epoch, all instruments, output in a temporary folder.",
+    help="Run end to end in seconds on the embedded data (mnist-mini, whatever data.dataset names; nothing to"
+    " download): a few hundred examples, one epoch, all instruments, output in a temporary folder.",
 )
 @click.option(
     "--resume",
@@ -94,7 +79,7 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
         sys.exit(result.exit_code)
     if not config:
         raise UserError("missing CONFIG: give a YAML config file, e.g. nnlab train configs/quickstart.yaml")
-    cfg, overrides = _load(config, overrides, smoke)
+    cfg, overrides = _load(config, overrides, smoke, quiet or dry_run)
     if dry_run:
         from nnlab.config import dump_config
         from nnlab.memory import allowed_memory, estimate_config
