@@ -70,3 +70,20 @@ def test_a_network_the_embedded_data_does_not_fit_is_refused(tmp_path, monkeypat
         " mnist-mini, whose network takes 784 inputs and gives 10 outputs\n"
     )
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_smoke_sweep_runs_every_member_on_the_embedded_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "no-data"))
+    depth = str(ROOT / "configs" / "sweeps" / "depth.yaml")  # R1's depth sweep: full MNIST, 30 epochs
+    out = CliRunner().invoke(
+        cli, ["sweep", depth, "--smoke", "--seeds", "1", "-j", "1", "--no-plots", "--runs-dir", str(tmp_path / "runs")]
+    )
+    assert out.exit_code == 0, out.output
+    assert NOTE in out.output.splitlines()
+    (sweep_dir,) = (tmp_path / "runs" / "sweeps").iterdir()
+    members = sorted((sweep_dir / "members").iterdir())
+    assert len(members) == 4  # the four depths
+    for m in members:
+        config = yaml.safe_load((m / "config.yaml").read_text())
+        assert config["data"]["dataset"] == "mnist-mini" and config["training"]["epochs"] == 1
+        assert json.loads((m / "summary.json").read_text())["status"] == "completed"

@@ -129,9 +129,7 @@ class SweepProgress:
 @click.option(
     "--runs-dir",
     type=click.Path(file_okay=False),
-    default="runs",
-    show_default=True,
-    help="Sweeps go to RUNS_DIR/sweeps/.",
+    help="Sweeps go to RUNS_DIR/sweeps/ (default: runs; a temporary folder with --smoke).",
 )
 @click.option(
     "--resume",
@@ -139,11 +137,17 @@ class SweepProgress:
     metavar="SWEEP_DIR",
     help="Run only the members of SWEEP_DIR not completed.",
 )
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Every member shrunk as nnlab train --smoke shrinks a run: the embedded data (mnist-mini, whatever"
+    " data.dataset names; nothing to download), a few hundred examples, one epoch; the sweep in a temporary folder.",
+)
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
 @click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
 @user_errors
-def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
+def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, smoke, dry_run, no_plots, quiet):
     """Run a family of configs: SWEEP is a name in configs/sweeps/ (e.g. depth) or a sweep file.
 
     A name is looked up in ./configs/sweeps/, then in the nnlab checkout's.
@@ -176,8 +180,10 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     elif scheduler:
         raise UserError(f"--scheduler {scheduler}: only with --executor dask")
     if resume:
-        if sweep or sets or grids or seeds:
-            raise UserError("--resume SWEEP_DIR takes no SWEEP, --set, --grid or --seeds: the sweep keeps its members")
+        if sweep or sets or grids or seeds or smoke:
+            raise UserError(
+                "--resume SWEEP_DIR takes no SWEEP, --set, --grid, --seeds or --smoke: the sweep keeps its members"
+            )
         _, spec, members = runner.reopen(Path(resume))
         sweep_dir = Path(resume)
         if executor == "local":
@@ -185,6 +191,8 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             check_memory(spec, members, min(jobs, len(members)))
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
+        if smoke:
+            _smoke(spec, quiet or dry_run)
         members = expand(spec)
         for key, value in shadowed_keys(spec).items():
             click.echo(
@@ -206,7 +214,11 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
         if executor == "local":  # a missing dataset or too little memory: refused before the sweep folder is made
             check_data(spec, members)
             check_memory(spec, members, min(jobs, len(members)))
-        sweep_dir = runner.start(spec, members, Path(runs_dir))
+        if smoke and runs_dir is None:
+            import tempfile
+
+            runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
+        sweep_dir = runner.start(spec, members, Path(runs_dir or "runs"))
     if not quiet:
         click.echo(
             f"sweep {spec.name}: {len(members)} members, "
@@ -240,6 +252,20 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             click.echo(f"not started: {', '.join(m.id for m in waiting)}", err=True)
         click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
     sys.exit(result.exit_code)
+
+
+def _smoke(spec, quiet: bool) -> None:
+    """Add to every member the settings of a smoke run (the base config's, its batch size apart:
+    a grid may vary it); a member the embedded data does not fit is refused when members are checked."""
+    from nnlab.config import load_config
+    from nnlab.smoke import smoke_note, smoke_overrides
+
+    base = load_config(spec.base, spec.sets, base_name=spec.name)
+    extra = [s for s in smoke_overrides(base, spec.label) if not s.startswith("training.batch_size=")]
+    spec.sets = spec.sets + extra
+    spec.set_labels.update({s: "--smoke" for s in extra})
+    if not quiet:
+        click.echo(smoke_note(base), err=True)
 
 
 def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
