@@ -51,6 +51,14 @@ def file_mode() -> int:
     return 0o666 & ~umask()
 
 
+def make_temp_dir(prefix: str) -> Path:
+    """A new folder in the system's temporary folder, with the mode any new folder gets (0777 less the
+    umask; ``mkdtemp`` makes it 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o777 & ~umask())
+    return path
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     _atomic_write(path, lambda f: f.write(data))
 

@@ -9,6 +9,7 @@ sweep; every file and folder they leave is checked.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -79,3 +80,16 @@ def test_umask_is_read_without_changing_it(tmp_path):
         assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]  # no temporary file left
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize("mask, file, folder", [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_a_smoke_runs_temporary_folder_follows_the_umask_too(tmp_path, mask, file, folder):
+    out = nnlab(mask, "train", str(ROOT / "configs" / "quickstart.yaml"), "--smoke", "-q", cwd=tmp_path)
+    run = Path(out.stdout.strip())
+    temp = run.parent  # made by nnlab in the system's temporary folder (mkdtemp makes 0700)
+    try:
+        assert temp.name.startswith("nnlab-smoke-")
+        files, dirs = modes(temp)
+        assert set(dirs.values()) == {folder} and set(files.values()) == {file}
+    finally:
+        shutil.rmtree(temp)

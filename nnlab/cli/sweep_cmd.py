@@ -215,9 +215,9 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             check_data(spec, members)
             check_memory(spec, members, min(jobs, len(members)))
         if smoke and runs_dir is None:
-            import tempfile
+            from nnlab.io import make_temp_dir
 
-            runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
+            runs_dir = str(make_temp_dir("nnlab-smoke-"))
         sweep_dir = runner.start(spec, members, Path(runs_dir or "runs"))
     if not quiet:
         click.echo(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import tempfile
 import threading
 
 import click
@@ -90,7 +89,9 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
         click.echo(f"# memory: the run needs {estimate_config(cfg).describe()}{room}")  # a YAML comment
         return
     if smoke and runs_dir is None:
-        runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
+        from nnlab.io import make_temp_dir
+
+        runs_dir = str(make_temp_dir("nnlab-smoke-"))
     result = _run(
         lambda: run_experiment(cfg, overrides=overrides, config_file=config, runs_dir=runs_dir, display=display)
     )
