@@ -398,7 +398,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
         config(model={"sizes": [784, 1_000_000_000, 10]}),
         [
             "cfg.yaml: model.sizes: the run needs about 12.7 TB (parameters 3.2 TB, gradients 6.4 TB,"
-            " activations 3.2 TB, data 6.4 MB); NNLAB_MEMORY_LIMIT allows 16.0 GB"
+            " activations 3.2 TB, data 6.4 MB, Python 60.0 MB); NNLAB_MEMORY_LIMIT allows 16.0 GB"
         ],
     ),
     # -- empty layer list
