@@ -28,6 +28,7 @@ from nnlab.config import Config, dump_config, load_config
 from nnlab.display import Display
 from nnlab.errors import DivergedError, UserError
 from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
+from nnlab.memory import check_fits, config_eval_rows
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
 from nnlab.rundir import METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
@@ -121,14 +122,16 @@ def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
 
 
 def eval_sets(cfg: Config, data: Data) -> list[EvalSet]:
+    """The sets evaluated each epoch, in chunks that need no more memory than the training step."""
+    rows = config_eval_rows(cfg)
     sets = []
     tm = cfg.instruments.train_metrics
     if tm == "probe":
-        sets.append(EvalSet("train", *probe_set(cfg, data)))
+        sets.append(EvalSet("train", *probe_set(cfg, data), rows))
     elif tm == "full":
-        sets.append(EvalSet("train", data.X_train, data.y_train))
-    sets.append(EvalSet("validation", data.X_validation, data.y_validation))
-    sets.append(EvalSet("test", data.X_test, data.y_test))
+        sets.append(EvalSet("train", data.X_train, data.y_train, rows))
+    sets.append(EvalSet("validation", data.X_validation, data.y_validation, rows))
+    sets.append(EvalSet("test", data.X_test, data.y_test, rows))
     return sets
 
 
@@ -259,6 +262,8 @@ def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, 
         config_file = meta.get("config_file")
     elif not isinstance(cfg, Config):
         cfg = load_config(cfg, list(overrides))
+    # a network too large for this machine is refused before anything is allocated
+    check_fits(cfg, config_file or (f"{resume}/config.yaml" if resume is not None else "config"))
     data = build_data(cfg)  # UserError if missing: before any folder exists
     rng = np.random.default_rng(cfg.training.seed)
     try:

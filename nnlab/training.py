@@ -73,12 +73,13 @@ class EvalSet:
     name: str
     X: np.ndarray
     y: np.ndarray
+    batch: int = 10_000  # rows per forward pass (nnlab.memory sizes it for large networks)
 
 
 def evaluate(net: Network, eval_sets: Sequence[EvalSet]) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for es in eval_sets:
-        loss, acc = net.evaluate(es.X, es.y)
+        loss, acc = net.evaluate(es.X, es.y, batch=es.batch)
         metrics[f"{es.name}_loss"] = loss
         metrics[f"{es.name}_accuracy"] = acc
     return metrics

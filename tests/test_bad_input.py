@@ -47,6 +47,8 @@ HOW_TO_GET = (
     " files or mnist.pkl.gz"
 )
 MARKER = "PWNED"  # hostile input tries to create this file
+# nested aliases small enough to type: 20 x 20 x 20 x 20 = 160,000 values once expanded
+BOMB = "name=[&a [{}], &b [{}], &c [{}], [{}]]".format(*(",".join([x] * 20) for x in ("0", "*a", "*b", "*c")))
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -274,6 +276,18 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
         ["cfg.yaml: line 2, column 9: alias '*m' is inside the value it names; configs cannot contain themselves"],
     ),
     (
+        # "billion laughs": nine levels of nine aliases, 387 million values once expanded; refused as it is read
+        "yaml-billion-laughs",
+        text(
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+        ),
+        [
+            "cfg.yaml: line 6, column 8: alias '*e' expands the document past 100,000 values"
+            " (aliases nested in aliases); configs are far smaller"
+        ],
+    ),
+    (
         "yaml-undefined-alias",
         text("model:\n  sizes: *nowhere\n"),
         ["cfg.yaml: line 2, column 10: malformed YAML: found undefined alias 'nowhere'"],
@@ -378,11 +392,14 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
         ["cfg.yaml: training.batch_size: got 0; must be an integer >= 1"],
     ),
     (
+        # refused before anything is allocated (NNLAB_MEMORY_LIMIT=16G here: see in_tmp). 795,000,000,010
+        # float32 parameters are 3.18 TB; gradients and the L2 buffer twice that; the largest working set
+        # is the layers' own copy of θ while it is built (probe: 50 rows x 5e9 values x 4 B = 1.0 TB)
         "network-too-large-for-memory",
         config(model={"sizes": [784, 1_000_000_000, 10]}),
         [
-            "cfg.yaml: model.sizes: got [784, 1000000000, 10]; 795,000,000,010 parameters do not fit in memory"
-            " (Unable to allocate 5.70 TiB for an array with shape (784, 1000000000) and data type float64)"
+            "cfg.yaml: model.sizes: the run needs about 12.7 TB (parameters 3.2 TB, gradients 6.4 TB,"
+            " activations 3.2 TB, data 6.4 MB, Python 60.0 MB); NNLAB_MEMORY_LIMIT allows 16.0 GB"
         ],
     ),
     # -- empty layer list
@@ -501,6 +518,14 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
         "set-recursive-alias",
         overrides("model.sizes=&s [784, *s]"),
         ["--set model.sizes=&s [784, *s]: alias '*s' is inside the value it names; configs cannot contain themselves"],
+    ),
+    (
+        "set-alias-bomb",
+        overrides(BOMB),
+        [
+            f"--set {BOMB}: alias '*c' expands the document past 100,000 values (aliases nested in aliases);"
+            " configs are far smaller"
+        ],
     ),
     (
         "set-bad-value",
@@ -650,6 +675,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NNLAB_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("NNLAB_MEMORY_LIMIT", "16G")  # the memory guard's message, whatever this machine has
     monkeypatch.setenv("NNLAB_TEST_CACHE", str(tmp_path_factory.getbasetemp()))
     (tmp_path / "afile.txt").write_text("a file, not a folder\n")
     return tmp_path
@@ -695,6 +721,8 @@ IN_PROCESS = [
     "learning-rate-nan",
     "set-bad-path",
     "yaml-recursive-alias",
+    "yaml-billion-laughs",
+    "network-too-large-for-memory",
 ]
 
 

@@ -19,6 +19,7 @@ class SweepProgress:
         self.quiet = quiet
         self._p = None
         self.failures = 0
+        self.interrupted = 0
 
     def start(self, total: int, already: int) -> None:
         self.total, self.count, self.t0 = total, already, time.perf_counter()
@@ -52,11 +53,19 @@ class SweepProgress:
             self._task = self._p.add_task("sweep", total=total, completed=already, info="")
             self._p.start()
 
+    def _info(self) -> str:
+        parts = [f"{self.failures} failed"] if self.failures else []
+        if self.interrupted:
+            parts.append(f"{self.interrupted} interrupted")
+        return ", ".join(parts)
+
     def advance(self, mid: str, record: dict) -> None:
         self.count += 1
-        if record["status"] != "completed":
+        if record["status"] == "interrupted":
+            self.interrupted += 1
+        elif record["status"] != "completed":
             self.failures += 1
-        info = f"{self.failures} failed" if self.failures else ""
+        info = self._info()
         if self._p is not None:
             self._p.update(self._task, completed=self.count, info=info)
             if record["status"] != "completed":
@@ -70,6 +79,16 @@ class SweepProgress:
                 f"[{self.count}/{self.total}] {mid} {record['status']}{acc}{err}"
                 f" ({time.perf_counter() - self.t0:.0f} s)"
             )
+
+    def stopping(self, running: int) -> None:
+        """Ctrl-C: say so at once (the bar stays live while the running members record themselves)."""
+        what = f"waiting for {running} running member(s) to stop at their next step" if running else "stopping"
+        line = f"interrupted: no new member starts; {what}"
+        if self._p is not None:
+            self._p.update(self._task, info=", ".join(filter(None, [self._info(), "stopping"])))
+            self._p.console.print(line)
+        elif not self.quiet:
+            click.echo(line, err=True)
 
     def stop(self) -> None:
         if self._p is not None:
@@ -112,9 +131,7 @@ class SweepProgress:
 @click.option(
     "--runs-dir",
     type=click.Path(file_okay=False),
-    default="runs",
-    show_default=True,
-    help="Sweeps go to RUNS_DIR/sweeps/.",
+    help="Sweeps go to RUNS_DIR/sweeps/ (default: runs; a temporary folder with --smoke).",
 )
 @click.option(
     "--resume",
@@ -122,11 +139,17 @@ class SweepProgress:
     metavar="SWEEP_DIR",
     help="Run only the members of SWEEP_DIR not completed.",
 )
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Every member shrunk as nnlab train --smoke shrinks a run: the embedded data (mnist-mini, whatever"
+    " data.dataset names; nothing to download), a few hundred examples, one epoch; the sweep in a temporary folder.",
+)
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
 @click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
 @user_errors
-def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, dry_run, no_plots, quiet):
+def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, smoke, dry_run, no_plots, quiet):
     """Run a family of configs: a sweep file or a shipped sweep's name.
 
     SWEEP is a sweep file or the name of a sweep shipped with nnlab (e.g. depth;
@@ -144,7 +167,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     """
     from nnlab.errors import UserError
     from nnlab.sweep import run as runner
-    from nnlab.sweep.expand import check_data, expand, shadowed_keys
+    from nnlab.sweep.expand import check_data, check_memory, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
     from nnlab.text import plural
 
@@ -159,14 +182,19 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     elif scheduler:
         raise UserError(f"--scheduler {scheduler}: only with --executor dask")
     if resume:
-        if sweep or sets or grids or seeds:
-            raise UserError("--resume SWEEP_DIR takes no SWEEP, --set, --grid or --seeds: the sweep keeps its members")
+        if sweep or sets or grids or seeds or smoke:
+            raise UserError(
+                "--resume SWEEP_DIR takes no SWEEP, --set, --grid, --seeds or --smoke: the sweep keeps its members"
+            )
         _, spec, members = runner.reopen(Path(resume))
         sweep_dir = Path(resume)
         if executor == "local":
             check_data(spec, members)
+            check_memory(spec, members, min(jobs, len(members)))
     else:
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
+        if smoke:
+            _smoke(spec, quiet or dry_run)
         members = expand(spec)
         for key, value in shadowed_keys(spec).items():
             click.echo(
@@ -180,26 +208,35 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             click.echo(f"{plural(len(members), 'member')}, {'valid' if len(members) == 1 else 'all valid'}")
             try:
                 check_data(spec, members)
+                check_memory(spec, members, min(jobs, len(members)))
             except UserError as err:
                 for line in err.lines:
                     click.echo(f"note: a local run would stop here: {line}", err=True)
             return
-        if executor == "local":  # a missing dataset is refused once, before the sweep folder is made
+        if executor == "local":  # a missing dataset or too little memory: refused before the sweep folder is made
             check_data(spec, members)
-        sweep_dir = runner.start(spec, members, Path(runs_dir))
+            check_memory(spec, members, min(jobs, len(members)))
+        if smoke and runs_dir is None:
+            from nnlab.io import make_temp_dir
+
+            runs_dir = str(make_temp_dir("nnlab-smoke-"))
+        sweep_dir = runner.start(spec, members, Path(runs_dir or "runs"))
     if not quiet:
         where = f"dask at {scheduler}" if executor == "dask" else plural(min(jobs, len(members)), "job")
         click.echo(f"sweep {spec.name}: {plural(len(members), 'member')}, {where} -> {sweep_dir}")
-    result = runner.run(
-        spec,
-        members,
-        sweep_dir,
-        executor=executor,
-        jobs=jobs,
-        scheduler=scheduler,
-        progress=SweepProgress(quiet),
-        resume=bool(resume),
-    )
+    from nnlab.cli.train_cmd import sigterm_as_ctrl_c
+
+    with sigterm_as_ctrl_c():  # `kill PID` (a CI timeout) stops the sweep as Ctrl-C does
+        result = runner.run(
+            spec,
+            members,
+            sweep_dir,
+            executor=executor,
+            jobs=jobs,
+            scheduler=scheduler,
+            progress=SweepProgress(quiet),
+            resume=bool(resume),
+        )
     _show(result, sweep_dir, spec.name, quiet)
     if not no_plots and not result.interrupted:
         _plots(sweep_dir, quiet)
@@ -208,8 +245,27 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True
         )
     if result.interrupted:
+        stopped, waiting = result.with_status("interrupted"), result.with_status("pending", "running")
+        if stopped:
+            click.echo(f"interrupted: {', '.join(m.id for m in stopped)} (stopped mid-run)", err=True)
+        if waiting:
+            click.echo(f"not started: {', '.join(m.id for m in waiting)}", err=True)
         click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
     sys.exit(result.exit_code)
+
+
+def _smoke(spec, quiet: bool) -> None:
+    """Add to every member the settings of a smoke run (the base config's, its batch size apart:
+    a grid may vary it); a member the embedded data does not fit is refused when members are checked."""
+    from nnlab.config import load_config
+    from nnlab.smoke import smoke_note, smoke_overrides
+
+    base = load_config(spec.base, spec.sets, base_name=spec.name)
+    extra = [s for s in smoke_overrides(base, spec.label) if not s.startswith("training.batch_size=")]
+    spec.sets = spec.sets + extra
+    spec.set_labels.update({s: "--smoke" for s in extra})
+    if not quiet:
+        click.echo(smoke_note(base), err=True)
 
 
 def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:

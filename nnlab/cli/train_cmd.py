@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -12,26 +12,6 @@ import click
 
 from nnlab.cli.common import user_errors
 from nnlab.errors import UserError
-
-SMOKE_TRAIN, SMOKE_EVAL, SMOKE_PROBE = 300, 100, 100
-
-
-def smoke_overrides(cfg) -> list[str]:
-    """Shrink any config to seconds: a few hundred examples, one epoch, every instrument on."""
-    n = min(SMOKE_TRAIN, cfg.data.n_train)
-    out = [
-        f"data.train_size={n}",
-        f"data.validation_size={SMOKE_EVAL}",
-        f"data.test_size={SMOKE_EVAL}",
-        f"training.epochs={min(cfg.training.epochs, 1)}",
-        f"instruments.probe_size={min(cfg.instruments.probe_size, SMOKE_PROBE, n)}",
-        "instruments.gradients=true",
-        "instruments.activations=true",
-        "instruments.batch_stats=true",
-    ]
-    if not cfg.training.full_batch:
-        out.append(f"training.batch_size={min(cfg.training.batch_size, n)}")
-    return out
 
 
 def resolve_config(config: str) -> tuple[Path, str]:
@@ -47,13 +27,17 @@ def resolve_config(config: str) -> tuple[Path, str]:
     return path, label
 
 
-def _load(config: str, overrides: list[str], smoke: bool):
+def _load(config: str, overrides: list[str], smoke: bool, quiet: bool):
     from nnlab.config import load_config
 
     path, label = resolve_config(config)
     cfg = load_config(path, overrides, label=label)
     if smoke:
-        overrides = overrides + smoke_overrides(cfg)
+        from nnlab.smoke import smoke_note, smoke_overrides
+
+        overrides = overrides + smoke_overrides(cfg, label)
+        if not quiet:
+            click.echo(smoke_note(cfg), err=True)
         cfg = load_config(path, overrides, label=label)
     return cfg, overrides, label
 
@@ -71,7 +55,8 @@ def _load(config: str, overrides: list[str], smoke: bool):
 @click.option(
     "--smoke",
     is_flag=True,
-    help="Run end to end in seconds: a few hundred examples, one epoch, all instruments, output in a temporary folder.",
+    help="Run end to end in seconds on the embedded data (mnist-mini, whatever data.dataset names; nothing to"
+    " download): a few hundred examples, one epoch, all instruments, output in a temporary folder.",
 )
 @click.option(
     "--resume",
@@ -114,14 +99,20 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
         raise UserError(
             "missing CONFIG: give a YAML config file or a shipped config's name, e.g. nnlab train quickstart"
         )
-    cfg, overrides, label = _load(config, overrides, smoke)
+    cfg, overrides, label = _load(config, overrides, smoke, quiet or dry_run)
     if dry_run:
         from nnlab.config import dump_config
+        from nnlab.memory import allowed_memory, estimate_config
 
         click.echo(dump_config(cfg), nl=False)
+        allowed = allowed_memory()
+        room = f"; {allowed[1]}" if allowed else ""
+        click.echo(f"# memory: the run needs {estimate_config(cfg).describe()}{room}")  # a YAML comment
         return
     if smoke and runs_dir is None:
-        runs_dir = tempfile.mkdtemp(prefix="nnlab-smoke-")
+        from nnlab.io import make_temp_dir
+
+        runs_dir = str(make_temp_dir("nnlab-smoke-"))
     result = _run(
         lambda: run_experiment(cfg, overrides=overrides, config_file=label, runs_dir=runs_dir, display=display)
     )
@@ -136,19 +127,27 @@ def _as_ctrl_c(signum, frame):
     raise KeyboardInterrupt
 
 
-def _run(fn):
-    """Run ``fn``; Ctrl-C or SIGTERM (``kill PID``, a CI timeout) ends it as ``interrupted``, exit 130."""
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """SIGTERM (``kill PID``, a CI timeout) raises ``KeyboardInterrupt`` in the block, as Ctrl-C does."""
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _as_ctrl_c)
     try:
-        return fn()
-    except KeyboardInterrupt:
-        click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
-        sys.exit(130)
+        yield
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _run(fn):
+    """Run ``fn``; Ctrl-C or SIGTERM (``kill PID``, a CI timeout) ends it as ``interrupted``, exit 130."""
+    try:
+        with sigterm_as_ctrl_c():
+            return fn()
+    except KeyboardInterrupt:
+        click.echo("interrupted: history kept; continue with nnlab train --resume RUN_DIR", err=True)
+        sys.exit(130)
 
 
 @click.command()

@@ -37,13 +37,30 @@ class RecursiveAlias(yaml.MarkedYAMLError):
     """``&a [1, *a]``: a list or mapping that contains itself (no config is infinite)."""
 
 
+class AliasBomb(yaml.MarkedYAMLError):
+    """Aliases that would expand the document past ``MAX_NODES`` values ("billion laughs")."""
+
+
+#: values (scalars, lists, mappings) a document may hold once its aliases are expanded
+MAX_NODES = 100_000
+
+
 class _Loader(yaml.SafeLoader):
     """``yaml.safe_load``'s loader, also refusing duplicate keys with their line,
-    and aliases to a list or mapping from inside it (a recursive value)."""
+    aliases to a list or mapping from inside it (a recursive value), and aliases
+    that would expand the document past ``MAX_NODES`` values.
+
+    Each composed node's expanded size (itself plus its children's, an alias
+    counting the whole value it names) is kept, so the expansion is counted as the
+    document is read, before anything is built from it: nine nested aliases of
+    nine items each (387 million values) are refused in milliseconds.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}  # id(node) -> values it stands for, expanded
+        self._expanded = 0  # values of the document so far, aliases expanded
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
@@ -51,15 +68,36 @@ class _Loader(yaml.SafeLoader):
             if event.anchor in self._open_anchors:
                 message = f"alias '*{event.anchor}' is inside the value it names; configs cannot contain themselves"
                 raise RecursiveAlias(problem=message, problem_mark=event.start_mark)
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
+            self._count(self._sizes.get(id(node), 1), event)  # the whole value it names, again
+            return node
         anchor = event.anchor
         if anchor is None or anchor in self._open_anchors:
-            return super().compose_node(parent, index)
-        self._open_anchors.add(anchor)
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._open_anchors.discard(anchor)
+            node = super().compose_node(parent, index)
+        else:
+            self._open_anchors.add(anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._open_anchors.discard(anchor)
+        self._count(1, event)  # its children were counted as they were composed
+        if isinstance(node, yaml.SequenceNode):
+            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            self._sizes[id(node)] = 1 + sum(
+                self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value
+            )
+        return node
+
+    def _count(self, n: int, event: yaml.Event) -> None:
+        self._expanded += n
+        if self._expanded > MAX_NODES:
+            alias = f"alias '*{event.anchor}'" if isinstance(event, yaml.AliasEvent) else "this value"
+            message = (
+                f"{alias} expands the document past {MAX_NODES:,} values (aliases nested in aliases);"
+                " configs are far smaller"
+            )
+            raise AliasBomb(problem=message, problem_mark=event.start_mark)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -101,7 +139,7 @@ def parse_yaml_value(text: str) -> Any:
 
     try:
         return _parse_yaml(text)
-    except (RefusedTag, DuplicateKey, RecursiveAlias) as err:
+    except (RefusedTag, DuplicateKey, RecursiveAlias, AliasBomb) as err:
         raise BadOverride(err.problem) from None
     except yaml.YAMLError as err:
         raise BadOverride(f"malformed value: {getattr(err, 'problem', None) or err}") from None
@@ -128,7 +166,7 @@ def read_config_file(path: str | Path, label: str | None = None) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         what = (
             err.problem
-            if isinstance(err, (RefusedTag, DuplicateKey, RecursiveAlias))
+            if isinstance(err, (RefusedTag, DuplicateKey, RecursiveAlias, AliasBomb))
             else f"malformed YAML: {err.problem}"
         )
         raise UserError(f"{label}: {where}{what}") from None

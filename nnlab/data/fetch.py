@@ -27,6 +27,7 @@ from nnlab import __version__
 from nnlab.data.datasets import default_data_dir
 from nnlab.data.mnist import idx_path
 from nnlab.errors import SourceUnreachable, UserError
+from nnlab.io import file_mode
 
 # Tried in this order. Overridden by $NNLAB_MNIST_MIRRORS (comma-separated)
 # and by `nnlab data fetch --mirror URL`.
@@ -183,12 +184,6 @@ def _download(url: str, out: BinaryIO, limit: int, timeout: float, name: str, re
             reporter.advance(len(chunk))
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _fsync_dir(folder: Path) -> None:
     """Make the rename itself durable (POSIX); a no-op where dirs can't be opened."""
     try:
@@ -217,7 +212,7 @@ def _fetch_one(url: str, stem: str, dest: Path, timeout: float, reporter: FetchR
         problem = verify_payload(tmp, stem, gzipped=True)
         if problem:
             raise _Failed(problem)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a data file is shareable
+        os.chmod(tmp, file_mode())  # mkstemp makes it 0600; a data file follows the umask
         os.replace(tmp, final)
         _fsync_dir(dest)
         return final

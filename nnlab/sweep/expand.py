@@ -155,6 +155,24 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
         raise UserError(*errors)
 
 
+def check_memory(spec: SweepSpec, members: list[Member], jobs: int) -> None:
+    """A UserError when a member needs more memory than a run may use here, or the ``jobs``
+    largest members together do (local runs: checked before the sweep folder is made)."""
+    from nnlab.memory import check_members
+
+    # members differing only in their seed need the same memory: one line for them all
+    alike: dict[tuple[str, ...], list[Member]] = {}
+    for m in members:
+        alike.setdefault(tuple(m.overrides[:-1]), []).append(m)
+    configs = []
+    for same in alike.values():
+        point = " ".join(f"{k}={json.dumps(v)}" for k, v in same[0].point.items())
+        label = f"{spec.label}: {', '.join(m.id for m in same)}" + (f" ({point})" if point else "")
+        cfg = load_config(spec.base, same[0].overrides, base_name=spec.name)
+        configs += [(label, cfg)] * len(same)
+    check_members(configs, jobs)
+
+
 def _flatten(point: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """``{"optimizer": {"name": "adam", "learning_rate": 0.001}}`` -> ``{"optimizer.name": ..., ...}``."""
     out: dict[str, Any] = {}

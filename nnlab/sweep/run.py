@@ -32,11 +32,15 @@ class SweepResult:
 
     @property
     def failures(self) -> list[tuple[Member, dict[str, Any]]]:
+        """Members that failed or diverged (not those stopped by Ctrl-C, nor those not run)."""
         return [
             (m, self.records[m.id])
             for m in self.members
-            if m.id in self.records and self.records[m.id]["status"] not in ("completed", "pending")
+            if m.id in self.records and self.records[m.id]["status"] not in ("completed", "pending", "interrupted")
         ]
+
+    def with_status(self, *statuses: str) -> list[Member]:
+        return [m for m in self.members if self.records.get(m.id, {}).get("status", "pending") in statuses]
 
     @property
     def exit_code(self) -> int:
@@ -126,15 +130,19 @@ def run(
         if progress:
             progress.advance(mid, result.records[mid])
 
+    def on_stop(running: int) -> None:
+        if progress and hasattr(progress, "stopping"):
+            progress.stopping(running)
+
     tasks = [(m.id, spec.base, m.overrides, sweep_dir / m.dir, spec.name) for m in todo]
     aggregate.write_results(sweep_dir, members, result.records, keys)
     try:
         if executor == "dask":
             if not scheduler:
                 raise UserError("--executor dask needs --scheduler tcp://HOST:PORT")
-            execute_dask(tasks, scheduler, done)
+            execute_dask(tasks, scheduler, done, on_stop)
         else:
-            execute_local(tasks, jobs, done)
+            execute_local(tasks, jobs, done, on_stop)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
