@@ -268,6 +268,7 @@ def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, 
     rng = np.random.default_rng(cfg.training.seed)
     try:
         net = build_network(cfg, rng, n_train=data.n_train)
+        net.eval_rows = config_eval_rows(cfg)  # evaluation and probe chunks: what the memory estimate counts
     except MemoryError as e:  # a typo like 300000 units: a user error, not a crash
         sizes = cfg.model.sizes
         n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))

@@ -4,9 +4,9 @@
     estimate = estimate_config(cfg)        # bytes by part: parameters, gradients, ...
     check_fits(cfg, "cfg.yaml")             # UserError (exit 2) when it does not fit
 
-The network enters as one ``LayerFootprint`` per layer (its parameter count and
-the values it outputs per example), made by ``layer_footprints(cfg)``: a new
-kind of layer needs only its own footprint there. The estimate counts
+The network enters as one ``LayerFootprint`` per layer (its parameter count,
+the values it outputs per example and its scratch per example), made by
+``layer_footprints(cfg)``: a new kind of layer needs only its own footprint there. The estimate counts
 
 - parameters, their gradients and the L2 work buffer (the network keeps one of
   each, flat), and the optimizer's state (``slots`` arrays like the parameters:
@@ -53,18 +53,52 @@ class LayerFootprint(NamedTuple):
 
     n_params: int  # parameters (weights, biases, learned activation parameters)
     n_out: int  # values the layer outputs per example
+    n_work: int = 0  # scratch values per example beyond its outputs (a conv layer's im2col patches)
 
 
 def layer_footprints(cfg: Config) -> list[LayerFootprint]:
-    """Each layer of the config's network, input side first (today: dense layers from ``model.sizes``)."""
-    from nnlab.config import hidden_activations
+    """Each layer of the config's network, input side first, its shapes walked from ``model.input``."""
+    from nnlab.config.layers import internal_shape
+    from nnlab.config.schema import model_input, model_layers
 
-    sizes = cfg.model.sizes
-    learned = [a.name == "prelu" for a in hidden_activations(cfg)] + [False]  # one slope per unit
-    return [
-        LayerFootprint(n_in * n_out + n_out + (n_out if slopes else 0), n_out)
-        for n_in, n_out, slopes in zip(sizes[:-1], sizes[1:], learned)
-    ]
+    shape = internal_shape(model_input(cfg))
+    out = []
+    for spec in model_layers(cfg):
+        hp = spec.hyper
+        if spec.kind == "dense":
+            n_in = _prod(shape)
+            slopes = hp["units"] if spec.activation is not None and spec.activation.name == "prelu" else 0
+            out.append(LayerFootprint(n_in * hp["units"] + hp["units"] + slopes, hp["units"]))
+            shape = (hp["units"],)
+        elif spec.kind == "conv2d":
+            (H, W, C), k, F = shape, hp["kernel"], hp["filters"]
+            shape = (H - k + 1, W - k + 1, F)
+            out.append(LayerFootprint(k * k * C * F + F, _prod(shape), shape[0] * shape[1] * k * k * C))
+        elif spec.kind == "maxpool2d":
+            p = hp["size"]
+            shape = (shape[0] // p, shape[1] // p, shape[2])
+            out.append(LayerFootprint(0, _prod(shape)))
+        else:  # flatten: a view
+            shape = (_prod(shape),)
+    return out
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _n_inputs(cfg: Config) -> int:
+    from nnlab.config.schema import model_input
+
+    return _prod(model_input(cfg))
+
+
+def _architecture_key(cfg: Config) -> str:
+    """Where a message about the network's size points: model.sizes, or model.layers."""
+    return "model.sizes" if cfg.model.sizes is not None else "model.layers"
 
 
 @dataclass(frozen=True)
@@ -107,11 +141,13 @@ def _per_example(layers: Sequence[LayerFootprint], n_inputs: int, *, train: bool
     """Values one example keeps alive at the peak of a forward (and, ``train``, backward) pass."""
     widest = max(layer.n_out for layer in layers)
     outs = sum(layer.n_out for layer in layers)
+    work = sum(layer.n_work for layer in layers)
     n_classes = layers[-1].n_out
     if not train:  # z and a per layer, the activation's temporaries, one-hot targets and the cost's
-        return 2 * outs + 2 * widest + 2 * n_classes
+        return 2 * outs + 2 * widest + 2 * n_classes + work
     drop = 2 if dropout else 0  # mask and masked output per layer; the random draw (float64) at the widest
-    return n_inputs + n_classes + (2 + drop) * outs + (3 + drop) * widest  # + delta, dC/da, f'(z) temporaries
+    # + delta, dC/da, f'(z) temporaries; a conv layer's patches, and their gradient in backward
+    return n_inputs + n_classes + (2 + drop) * outs + (3 + drop) * widest + 2 * work
 
 
 def estimate(
@@ -184,7 +220,7 @@ def config_eval_rows(cfg: Config) -> int:
 
     return eval_rows(
         layer_footprints(cfg),
-        n_inputs=cfg.model.sizes[0],
+        n_inputs=_n_inputs(cfg),
         itemsize=np.dtype(cfg.training.dtype).itemsize,
         batch_rows=cfg.training.batch_size,
         probe_rows=_probe_rows(cfg),
@@ -195,12 +231,13 @@ def estimate_config(cfg: Config) -> Estimate:
     """The peak memory of the run ``cfg`` declares."""
     import numpy as np
 
-    from nnlab.config import dropout_rates
     from nnlab.config.parts import DATASETS
+    from nnlab.config.schema import model_layers
     from nnlab.optimizers import OPTIMIZERS
 
     itemsize = np.dtype(cfg.training.dtype).itemsize
-    n_inputs, n_classes = cfg.model.sizes[0], cfg.model.sizes[-1]
+    specs = model_layers(cfg)
+    n_inputs, n_classes = _n_inputs(cfg), specs[-1].hyper["units"]
     n_train, n_validation, n_test = _sizes(cfg)
     n = n_train + n_validation + n_test
     info = DATASETS[cfg.data.dataset]
@@ -216,7 +253,7 @@ def estimate_config(cfg: Config) -> Estimate:
         batch_rows=cfg.training.batch_size,
         probe_rows=probe,
         eval_rows=min(config_eval_rows(cfg), max(n_validation, n_test, _train_eval_rows(cfg))),
-        dropout=any(p > 0 for p in dropout_rates(cfg)),
+        dropout=any(spec.dropout for spec in specs),
         data_bytes=data,
     )
 
@@ -287,7 +324,7 @@ def check_fits(cfg: Config, label: str) -> Estimate:
     est = estimate_config(cfg)
     allowed = allowed_memory()
     if allowed is not None and est.total > allowed[0]:
-        raise UserError(f"{label}: model.sizes: the run needs {est.describe()}; {allowed[1]}")
+        raise UserError(f"{label}: {_architecture_key(cfg)}: the run needs {est.describe()}; {allowed[1]}")
     return est
 
 
@@ -306,7 +343,7 @@ def check_members(members: Sequence[tuple[str, Config]], jobs: int) -> None:
     for label, cfg in members:
         est = estimate_config(cfg)
         totals.append(est.total)
-        line = f"{label}: model.sizes: the run needs {est.describe()}; {allowed[1]}"
+        line = f"{label}: {_architecture_key(cfg)}: the run needs {est.describe()}; {allowed[1]}"
         if est.total > allowed[0] and line not in errors:
             errors.append(line)
     if errors:

@@ -98,6 +98,8 @@ class Network:
             if local in layer.param_names
         }
         self.flat = FlatParameters.pack(self.layers, names) if fast else None
+        #: rows per forward pass when evaluating or probing (``evaluate``, the instruments)
+        self.eval_rows = self.default_eval_rows()
         self._params: Params = {}
         self._grads: Params = {}
         self.param_layers: dict[str, Layer] = {}  # parameter name -> its layer
@@ -251,12 +253,16 @@ class Network:
     def predict(self, X: np.ndarray, batch: int | None = None) -> np.ndarray:
         return self.predict_proba(X, batch).argmax(axis=1)
 
-    #: numbers a forward pass may hold at once while evaluating (16 MB of float32)
+    #: numbers a forward pass may hold at once while evaluating (16 MB of float32), unless told otherwise
     EVAL_BUDGET = 1 << 22
 
-    @property
-    def eval_rows(self) -> int:
-        """Rows per evaluation chunk: as many as fit ``EVAL_BUDGET`` (caches and im2col patches), 1..10,000."""
+    def default_eval_rows(self) -> int:
+        """Rows per evaluation chunk that fit ``EVAL_BUDGET`` (caches and im2col patches), 1..10,000.
+
+        ``nnlab.experiment`` sets ``eval_rows`` from the run's memory estimate
+        instead (``nnlab.memory.config_eval_rows``), so a run holds what its
+        estimate counts.
+        """
         per_row = sum(3 * math.prod(shape) for shape in self.shapes)
         for layer, shape in zip(self.layers, self.shapes):
             if isinstance(layer, Conv2D):  # the patches: k·k·C numbers per output position
@@ -264,7 +270,8 @@ class Network:
         return max(1, min(10_000, self.EVAL_BUDGET // per_row))
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, batch: int | None = None) -> tuple[float, float]:
-        """(loss, accuracy) over a dataset: loss = mean cost + L2 penalty; in chunks of ``eval_rows``."""
+        """(loss, accuracy) over a dataset: loss = mean cost + L2 penalty; in chunks of ``batch``
+        (default ``eval_rows``) rows."""
         batch = batch or self.eval_rows
         total, correct = 0.0, 0
         for i in range(0, len(X), batch):

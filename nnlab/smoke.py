@@ -22,12 +22,21 @@ TRAIN, EVAL, PROBE = 300, 100, 100
 def smoke_overrides(cfg: Config, label: str) -> list[str]:
     """The ``--set`` strings that shrink ``cfg`` to a smoke run on the embedded data (UserError if it cannot)."""
     from nnlab.config.parts import DATASETS
+    from nnlab.config.schema import model_input, model_layers
 
     info = DATASETS[DATASET]
-    sizes = cfg.model.sizes
-    if sizes[0] != info.n_inputs or sizes[-1] != info.n_classes:
+    n_inputs = 1
+    for n in model_input(cfg):
+        n_inputs *= n
+    n_outputs = model_layers(cfg)[-1].hyper["units"]
+    if n_inputs != info.n_inputs or n_outputs != info.n_classes:
+        key, got = (
+            ("model.sizes", cfg.model.sizes)
+            if cfg.model.sizes
+            else ("model", f"{n_inputs} inputs and {n_outputs} outputs")
+        )
         raise UserError(
-            f"{label}: model.sizes: got {sizes} with --smoke; a smoke run trains on the embedded {DATASET},"
+            f"{label}: {key}: got {got} with --smoke; a smoke run trains on the embedded {DATASET},"
             f" whose network takes {info.n_inputs} inputs and gives {info.n_classes} outputs"
         )
     n = min(TRAIN, info.train)

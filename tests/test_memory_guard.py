@@ -54,9 +54,20 @@ def invoke(*args: str):
 # -- the estimate ------------------------------------------------------------------------
 def test_layer_footprints_are_parameters_and_outputs_per_layer():
     cfg = load_config(QUICK, ["model.sizes=[784, 30, 20, 10]"])
-    assert layer_footprints(cfg) == [(784 * 30 + 30, 30), (30 * 20 + 20, 20), (20 * 10 + 10, 10)]
+    assert layer_footprints(cfg) == [(784 * 30 + 30, 30, 0), (30 * 20 + 20, 20, 0), (20 * 10 + 10, 10, 0)]
     prelu = load_config(QUICK, ["model.sizes=[784, 30, 10]", "model.activation=prelu"])
-    assert layer_footprints(prelu) == [(784 * 30 + 30 + 30, 30), (30 * 10 + 10, 10)]  # one slope per hidden unit
+    assert layer_footprints(prelu) == [(784 * 30 + 30 + 30, 30, 0), (30 * 10 + 10, 10, 0)]  # one slope per hidden unit
+
+
+def test_a_conv_layer_counts_its_patches_and_pooling_its_outputs():
+    cfg = load_config("configs/conv/r6-conv1.yaml")
+    # conv 20 of 5x5 on 28x28x1: 24x24x20 outputs, 24x24 patches of 25; pool 2: 12x12x20; dense 2880 -> 100 -> 10
+    assert layer_footprints(cfg) == [
+        (5 * 5 * 1 * 20 + 20, 24 * 24 * 20, 24 * 24 * 25),
+        (0, 12 * 12 * 20, 0),
+        (2880 * 100 + 100, 100, 0),
+        (100 * 10 + 10, 10, 0),
+    ]
 
 
 def test_estimate_by_hand():
