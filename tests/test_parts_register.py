@@ -204,6 +204,20 @@ def test_the_declared_role_is_enforced(parts, tmp_path: Path):
     assert errors(write(tmp_path / "cfg.yaml", bad)) == [
         f"cfg.yaml: model.output: 'scaled_tanh' is not allowed as the output activation; valid: {OUTPUTS}"
     ]
+    # in model.layers the last layer is the output layer: roles hold there too
+    layers = [
+        {"kind": "dense", "units": 20, "activation": "softmax"},
+        {"kind": "dense", "units": 20, "activation": "scaled_tanh"},
+        {"kind": "dense", "units": 10, "activation": {"name": "scaled_tanh", "gain": 0.1}},
+    ]
+    bad = with_(model={"sizes": None, "layers": layers})
+    assert errors(write(tmp_path / "cfg.yaml", bad)) == [
+        "cfg.yaml: model.layers[0].activation: 'softmax' is only allowed as the output activation (the last layer);"
+        f" valid: {HIDDEN}",
+        f"cfg.yaml: model.layers[2].activation: 'scaled_tanh' is not allowed as the output activation; valid: {OUTPUTS}",
+    ]
+    layers[0]["activation"], layers[2]["activation"] = "scaled_tanh", "softmax"
+    assert load_config(write(tmp_path / "cfg.yaml", with_(model={"sizes": None, "layers": layers}))).model.layers
 
 
 def test_the_cli_dry_run_shows_and_refuses_them(parts, tmp_path: Path):
@@ -226,6 +240,22 @@ def test_the_parts_are_gone_after_the_block(tmp_path: Path):
         " leaky_relu, prelu, relu, sigmoid, softplus, swish, tanh (did you mean 'gelu_tanh'?)",
         "cfg.yaml: optimizer.name: unknown optimizer 'signum'; valid: adagrad, adam, momentum, rmsprop, sgd",
     ]
+
+
+def test_a_part_takes_its_values_and_defaults_from_its_declaration():
+    from nnlab.activations import make_activation
+    from nnlab.optimizers import make_optimizer
+
+    assert make_activation("elu").alpha == 1.0 and make_activation("elu", alpha=0.5).alpha == 0.5
+    assert make_optimizer("adam").hyperparams() == {"learning_rate": 0.001, "rho1": 0.9, "rho2": 0.999, "delta": 1e-8}
+    with pytest.raises(TypeError, match="elu takes no hyperparameter 'alhpa'; it takes: alpha"):
+        make_activation("elu", alhpa=0.5)
+    with pytest.raises(TypeError, match="sgd takes no hyperparameter 'momentum'; it takes: none"):
+        make_optimizer("sgd", momentum=0.9)
+    with pytest.raises(TypeError, match="Hyper kind must be int, float or bool"):
+        Hyper(str, "x")
+    with pytest.raises(TypeError, match="gt and lt bound float hyperparameters only"):
+        Hyper(int, 1, gt=0)
 
 
 # -- what the declarations replaced gives what it gave ----------------------------

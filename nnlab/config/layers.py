@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_serializer
 from pydantic_core import PydanticCustomError
 
-from nnlab.config.parts import ActivationSpec, InitSpec, parse_activation, parse_init
+from nnlab.config.parts import ActivationSpec, InitSpec, parse_activation, parse_init, role_problem
 from nnlab.config.values import (
     declared,
     integer,
@@ -149,6 +149,12 @@ def parse_layers(v: Any) -> list[LayerSpec] | None:
             out.append(parse_layer(x))
         except PydanticCustomError as err:
             errors += [((i, *sub), msg) for sub, msg in problems_of(err)]
+            continue
+        # the activation's declared role: softmax on the last layer only, prelu never there
+        act = out[-1].activation
+        misplaced = act and role_problem(act.name, "output" if i == len(v) - 1 else "hidden", "the last layer")
+        if misplaced:
+            errors.append(((i, "activation"), misplaced))
     if errors:
         raise problems(*errors)
     return out

@@ -68,6 +68,20 @@ def activation_names(role: str = "any") -> list[str]:
     return [n for n in names if activation_role(n) in ("any", role)]
 
 
+def role_problem(name: str, role: str, output: str = "model.output") -> str | None:
+    """Why the registered activation ``name`` may not stand in a ``role`` ("hidden" or "output") layer, or None.
+
+    ``output``: where the output activation is given, for the message.
+    """
+    declared = activation_role(name)
+    if role == "hidden" and declared == "output":
+        valid = ", ".join(activation_names("hidden"))
+        return f"'{name}' is only allowed as the output activation ({output}); valid: {valid}"
+    if role == "output" and declared == "hidden":
+        return f"'{name}' is not allowed as the output activation; valid: {', '.join(activation_names('output'))}"
+    return None
+
+
 def cost_names() -> list[str]:
     return registry("cost").names()
 
@@ -168,12 +182,9 @@ def parse_activation(value: Any, role: str) -> ActivationSpec:
         valid = activation_names(role)
         if name in valid:
             return None
-        listed = ", ".join(valid)
         if not isinstance(name, str) or name not in registry("activation"):
             return unknown_name("activation", name, valid)
-        if activation_role(name) == "output":
-            return f"'{name}' is only allowed as the output activation (model.output); valid: {listed}"
-        return f"'{name}' is not allowed as the output activation; valid: {listed}"
+        return role_problem(name, role)
 
     return _parse_spec(value, ActivationSpec, check_name, "activation", "an activation", "leaky_relu, slope: 0.1")
 
