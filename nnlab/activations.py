@@ -4,12 +4,16 @@ Each activation maps ``z`` to ``a = f(z)`` elementwise and gives ``f'(z)``,
 written from the cached output ``a`` where that is cheaper (sigmoid
 ``a(1-a)``, tanh ``1-a²``). Arrays are batch-first: ``z, a: (m, n_units)``.
 
-An activation with learned parameters (PReLU's slope per unit) declares them
-in ``init_params`` and returns their gradient from ``param_grads``; the
-network names them like any weight (``alpha1`` for layer 1) so optimizers,
-L2-free updates and saving treat them as ordinary parameters.
+An activation declares its hyperparameters once, in ``hyper``
+(``nnlab.hyper``: type, default, bounds), and where it may stand, in
+``role``; the config checks a user's values and places against these, and
+the constructor takes its values from them. An activation with learned
+parameters (PReLU's slope per unit) declares them in ``init_params`` and
+returns their gradient from ``param_grads``; the network names them like any
+weight (``alpha1`` for layer 1) so optimizers, L2-free updates and saving
+treat them as ordinary parameters.
 
-Adding an activation: one class with ``f`` and ``df`` plus
+Adding an activation: one class with ``f``, ``df`` and its ``hyper``, plus
 ``@ACTIVATIONS.register("name")``.
 """
 
@@ -19,6 +23,7 @@ import math
 
 import numpy as np
 
+from nnlab.hyper import Hyper, resolve
 from nnlab.registry import Registry
 
 ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
@@ -28,12 +33,21 @@ class Activation:
     """Base class: ``f(z) -> a`` and ``df(z, a) -> f'(z)``."""
 
     name = "activation"
+    #: its hyperparameters, by the name the config and the constructor use
+    hyper: dict[str, Hyper] = {}
+    #: where the config allows it: "any" layer, "hidden" layers only, or the "output" layer only
+    role = "any"
     #: True where f'(z) falls towards 0 for large |z| (saturation instruments)
     saturating = False
     #: True where f'(z) is exactly 0 for z < 0 (dead-unit instruments)
     rectifying = False
     #: max of |f'(z)| over z, used to define "saturated" as f'(z) < 1% of it
     max_slope = 1.0
+
+    def __init__(self, **hyper: float) -> None:
+        """Each declared hyperparameter becomes an attribute: the value given, or its default."""
+        for key, value in resolve(self.name, self.hyper, hyper).items():
+            setattr(self, key, value)
 
     def f(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -57,7 +71,8 @@ class Activation:
         return {}
 
     def hyperparams(self) -> dict[str, float]:
-        return {}
+        """This activation's values of its declared hyperparameters."""
+        return {key: getattr(self, key) for key in self.hyper}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.hyperparams().items())
@@ -150,18 +165,13 @@ class LeakyReLU(Activation):
     """f(z) = z for z > 0, slope·z otherwise."""
 
     name = "leaky_relu"
-
-    def __init__(self, slope: float = 0.01) -> None:
-        self.slope = slope
+    hyper = {"slope": Hyper(float, 0.01, doc="slope for z < 0")}
 
     def f(self, z):
         return np.where(z > 0, z, self.slope * z)
 
     def df(self, z, a):
         return np.where(z > 0, 1.0, self.slope).astype(z.dtype)
-
-    def hyperparams(self):
-        return {"slope": self.slope}
 
 
 @ACTIVATIONS.register("prelu")
@@ -173,9 +183,12 @@ class PReLU(Activation):
     """
 
     name = "prelu"
+    hyper = {"init": Hyper(float, 0.25, doc="initial value of the learned slope")}
+    #: a learned slope per output unit is not an output non-linearity
+    role = "hidden"
 
-    def __init__(self, init: float = 0.25) -> None:
-        self.init = init
+    def __init__(self, **hyper: float) -> None:
+        super().__init__(**hyper)
         self.alpha: np.ndarray | None = None  # bound by the layer
 
     def init_params(self, n_units, dtype):
@@ -191,27 +204,19 @@ class PReLU(Activation):
     def param_grads(self, z, dC_da):
         return {"alpha": (dC_da * np.minimum(z, 0)).sum(axis=0)}
 
-    def hyperparams(self):
-        return {"init": self.init}
-
 
 @ACTIVATIONS.register("elu")
 class ELU(Activation):
     """f(z) = z (z > 0), alpha (e^z - 1) otherwise;  f'(z) = 1 or f(z) + alpha."""
 
     name = "elu"
-
-    def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = alpha
+    hyper = {"alpha": Hyper(float, 1.0, gt=0, doc="f(z) tends to -alpha as z falls")}
 
     def f(self, z):
         return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
 
     def df(self, z, a):
         return np.where(z > 0, 1.0, a + self.alpha).astype(z.dtype)
-
-    def hyperparams(self):
-        return {"alpha": self.alpha}
 
 
 @ACTIVATIONS.register("softplus")
@@ -232,9 +237,7 @@ class Swish(Activation):
     """f(z) = z σ(βz);  f'(z) = σ(βz) + βz σ(βz)(1 - σ(βz)) = βf + σ(βz)(1 - βf)."""
 
     name = "swish"
-
-    def __init__(self, beta: float = 1.0) -> None:
-        self.beta = beta
+    hyper = {"beta": Hyper(float, 1.0, gt=0, doc="sharpness of the gate σ(βz)")}
 
     def f(self, z):
         return z * sigmoid(self.beta * z)
@@ -242,9 +245,6 @@ class Swish(Activation):
     def df(self, z, a):
         s = sigmoid(self.beta * z)
         return self.beta * a + s * (1.0 - self.beta * a)
-
-    def hyperparams(self):
-        return {"beta": self.beta}
 
 
 _SQRT2 = math.sqrt(2.0)
@@ -317,6 +317,8 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    #: its Jacobian is not diagonal: only the cost can compute δ^L through it
+    role = "output"
 
     def f(self, z):
         e = np.exp(z - z.max(axis=1, keepdims=True))

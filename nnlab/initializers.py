@@ -3,7 +3,9 @@
 An initializer is ``fn(rng, shape, n_in, n_out, **params) -> float64 array``;
 the network casts to its dtype, so float32 and float64 runs with the same
 seed start from the same numbers. Weights have shape ``(n_in, n_out)``,
-biases ``(n_out,)``.
+biases ``(n_out,)``. Its ``params`` are declared once, at the registration
+(``hyper=``, see ``nnlab.hyper``), and are keyword-only without defaults:
+the config passes every one, its default filled in from the declaration.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nnlab.hyper import Hyper
 from nnlab.registry import Registry
 
 Initializer = Callable[..., np.ndarray]
@@ -63,8 +66,8 @@ def glorot_uniform(rng, shape, n_in, n_out):
     return rng.uniform(-r, r, size=shape)
 
 
-@INITIALIZERS.register("normal")
-def normal(rng, shape, n_in, n_out, std: float = 0.01):
+@INITIALIZERS.register("normal", hyper={"std": Hyper(float, 0.01, gt=0, doc="standard deviation")})
+def normal(rng, shape, n_in, n_out, *, std: float):
     """N(0, std²) with a fixed std."""
     return rng.standard_normal(shape) * std
 
@@ -74,7 +77,7 @@ def zeros(rng, shape, n_in, n_out):
     return np.zeros(shape)
 
 
-@INITIALIZERS.register("constant")
-def constant(rng, shape, n_in, n_out, value: float = 0.0):
+@INITIALIZERS.register("constant", hyper={"value": Hyper(float, 0.0, doc="every entry")})
+def constant(rng, shape, n_in, n_out, *, value: float):
     """Every entry = value (the exploding-chain construction of R5 uses it)."""
     return np.full(shape, float(value))

@@ -8,8 +8,13 @@ state in place and may reuse the gradient arrays as the update arrays (the
 gradients are consumed). Notation of REFERENCE.md: g = mean mini-batch
 gradient, ε = ``learning_rate``.
 
-Adding an optimizer: one subclass with ``init``/``update`` and one
-``@OPTIMIZERS.register("name")``.
+Each optimizer declares its hyperparameters once, in ``hyper``
+(``nnlab.hyper``: type, default, bounds), and its learning rate when none is
+given, in ``default_learning_rate``; the config checks, fills in and dumps
+them from there, and the constructor takes its values from them.
+
+Adding an optimizer: one subclass with ``init``/``update`` and its ``hyper``,
+and one ``@OPTIMIZERS.register("name")``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import math
 
 import numpy as np
 
+from nnlab.hyper import Hyper, resolve
 from nnlab.registry import Registry
 
 Params = dict[str, np.ndarray]
@@ -28,14 +34,22 @@ OPTIMIZERS: Registry[type[Optimizer]] = Registry("optimizer")
 
 class Optimizer:
     name = "optimizer"
+    #: its hyperparameters besides the learning rate, which every optimizer takes
+    hyper: dict[str, Hyper] = {}
+    #: ε when none is given: network2's η = 0.1 (SGD and momentum keep it)
+    default_learning_rate = 0.1
     #: per-parameter state slots, each initialised to zeros like the parameter
     slots: tuple[str, ...] = ()
     #: True when the rule acts element by element (no norms, no per-name logic), so that it
     #: may be applied to all parameters concatenated into one vector, or to pieces of it
     elementwise = False
 
-    def __init__(self, learning_rate: float) -> None:
-        self.learning_rate = learning_rate
+    def __init__(self, learning_rate: float | None = None, **hyper: float | bool) -> None:
+        """``learning_rate`` (default: ``default_learning_rate``) and each declared hyperparameter
+        become attributes: the value given, or its default."""
+        self.learning_rate = self.default_learning_rate if learning_rate is None else learning_rate
+        for key, value in resolve(self.name, self.hyper, hyper).items():
+            setattr(self, key, value)
 
     def init(self, params: Params) -> State:
         state = {f"{slot}.{k}": np.zeros_like(p) for slot in self.slots for k, p in params.items()}
@@ -55,7 +69,8 @@ class Optimizer:
         return buf
 
     def hyperparams(self) -> dict[str, float]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The learning rate and this optimizer's values of its declared hyperparameters."""
+        return {"learning_rate": self.learning_rate, **{k: getattr(self, k) for k in self.hyper}}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items())
@@ -89,11 +104,10 @@ class Momentum(Optimizer):
     name = "momentum"
     slots = ("v",)
     elementwise = True
-
-    def __init__(self, learning_rate: float, momentum: float = 0.9, nesterov: bool = False) -> None:
-        super().__init__(learning_rate)
-        self.momentum = momentum
-        self.nesterov = nesterov
+    hyper = {
+        "momentum": Hyper(float, 0.9, ge=0, lt=1, doc="α, the fraction of v kept each step"),
+        "nesterov": Hyper(bool, False, doc="Nesterov's look-ahead step"),
+    }
 
     def update(self, grads, state):
         state["t"] += 1
@@ -118,10 +132,8 @@ class AdaGrad(Optimizer):
     name = "adagrad"
     slots = ("r",)
     elementwise = True
-
-    def __init__(self, learning_rate: float, delta: float = 1e-7) -> None:
-        super().__init__(learning_rate)
-        self.delta = delta
+    default_learning_rate = 0.01
+    hyper = {"delta": Hyper(float, 1e-7, gt=0, doc="δ, keeps the division finite")}
 
     def update(self, grads, state):
         state["t"] += 1
@@ -140,11 +152,11 @@ class RMSProp(Optimizer):
     name = "rmsprop"
     slots = ("r",)
     elementwise = True
-
-    def __init__(self, learning_rate: float, rho: float = 0.9, delta: float = 1e-6) -> None:
-        super().__init__(learning_rate)
-        self.rho = rho
-        self.delta = delta
+    default_learning_rate = 0.001
+    hyper = {
+        "rho": Hyper(float, 0.9, ge=0, lt=1, doc="ρ, decay of the average of g²"),
+        "delta": Hyper(float, 1e-6, gt=0, doc="δ, keeps the division finite"),
+    }
 
     def update(self, grads, state):
         state["t"] += 1
@@ -167,14 +179,13 @@ class Adam(Optimizer):
     name = "adam"
     slots = ("s", "r")
     elementwise = True
-
-    def __init__(
-        self, learning_rate: float = 0.001, rho1: float = 0.9, rho2: float = 0.999, delta: float = 1e-8
-    ) -> None:
-        super().__init__(learning_rate)
-        self.rho1 = rho1
-        self.rho2 = rho2
-        self.delta = delta
+    #: the usual published default (0.1 makes Adam diverge)
+    default_learning_rate = 0.001
+    hyper = {
+        "rho1": Hyper(float, 0.9, ge=0, lt=1, doc="ρ1, decay of the average of g"),
+        "rho2": Hyper(float, 0.999, ge=0, lt=1, doc="ρ2, decay of the average of g²"),
+        "delta": Hyper(float, 1e-8, gt=0, doc="δ, keeps the division finite"),
+    }
 
     def update(self, grads, state):
         state["t"] += 1

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nnlab.build import build_network, build_optimizer
-from nnlab.config import ACTIVATION_PARAMS, INIT_PARAMS, OPTIMIZER_PARAMS, config_to_dict, dump_config, load_config
-from nnlab.config.parts import activation_names, cost_names, cost_outputs
+from nnlab.config import config_to_dict, dump_config, load_config
+from nnlab.config.parts import activation_names, cost_names, cost_outputs, hyper_of, initializer_names, optimizer_names
 from nnlab.errors import DivergedError
 from nnlab.network import one_hot
 from nnlab.training import train
@@ -51,10 +51,10 @@ small_float = st.floats(0.0, 5.0, allow_nan=False)
 
 
 @st.composite
-def part(draw, names: list[str], table: dict) -> str | dict:
-    """A part as users write it: a bare name, or {name: ..., some of its parameters}."""
+def part(draw, names: list[str], kind: str) -> str | dict:
+    """A part as users write it: a bare name, or {name: ..., some of the parameters it declares}."""
     name = draw(st.sampled_from(names))
-    params = table.get(name, {})
+    params = hyper_of(kind, name)
     if not params or draw(st.booleans()):
         return name
     chosen = draw(st.lists(st.sampled_from(sorted(params)), unique=True, max_size=len(params)))
@@ -66,15 +66,15 @@ def configs(draw) -> dict:
     """A random valid config on mnist-mini with small sizes (as a plain dict)."""
     hidden = draw(st.lists(st.integers(1, 12), max_size=3))
     activation = (
-        draw(st.lists(part(HIDDEN, ACTIVATION_PARAMS), min_size=len(hidden), max_size=len(hidden)))
+        draw(st.lists(part(HIDDEN, "activation"), min_size=len(hidden), max_size=len(hidden)))
         if hidden and draw(st.booleans())
-        else draw(part(HIDDEN, ACTIVATION_PARAMS))
+        else draw(part(HIDDEN, "activation"))
     )
     cost = draw(st.sampled_from(cost_names()))
-    output = draw(part(list(cost_outputs(cost) or OUTPUTS), ACTIVATION_PARAMS))
-    optimizer_name = draw(st.sampled_from(sorted(OPTIMIZER_PARAMS)))
+    output = draw(part(list(cost_outputs(cost) or OUTPUTS), "activation"))
+    optimizer_name = draw(st.sampled_from(optimizer_names()))
     opt = {"name": optimizer_name, "learning_rate": draw(st.floats(1e-4, 1.0))}
-    for k in draw(st.lists(st.sampled_from(sorted(OPTIMIZER_PARAMS[optimizer_name]) or ["-"]), unique=True)):
+    for k in draw(st.lists(st.sampled_from(sorted(hyper_of("optimizer", optimizer_name)) or ["-"]), unique=True)):
         if k != "-":
             opt[k] = draw(PARAM_VALUES[k])
     n_train = draw(st.integers(20, 200))
@@ -92,8 +92,8 @@ def configs(draw) -> dict:
             "cost": cost,
             "cost_reduction": draw(st.sampled_from(["sum", "mean"])),
             "init": {
-                "weights": draw(part(sorted(INIT_PARAMS), INIT_PARAMS)),
-                "biases": draw(part(sorted(INIT_PARAMS), INIT_PARAMS)),
+                "weights": draw(part(initializer_names(), "initializer")),
+                "biases": draw(part(initializer_names(), "initializer")),
             },
         },
         "optimizer": opt,

@@ -9,7 +9,7 @@ Every mistake in a config becomes one line of a ``UserError``:
 Where the user says nothing, the defaults are Nielsen's network2 (ch. 5).
 
 Modules: ``schema`` (the sections), ``parts`` (named parts and their
-hyperparameters), ``checks`` (across sections and against the data),
+hyperparameters, as the engine's registries declare them), ``checks`` (across sections and against the data),
 ``values`` (single-value checks), ``messages`` (pydantic errors -> lines),
 ``overrides`` (``--set key.path=value``), ``load`` (YAML in and out).
 """
@@ -17,16 +17,7 @@ hyperparameters), ``checks`` (across sections and against the data),
 from nnlab.config.checks import validate_against_data
 from nnlab.config.load import config_to_dict, dump_config, load_config, read_config_file, validate
 from nnlab.config.overrides import apply_overrides
-from nnlab.config.parts import (
-    ACTIVATION_PARAMS,
-    DATASETS,
-    INIT_PARAMS,
-    LEARNING_RATES,
-    OPTIMIZER_PARAMS,
-    ActivationSpec,
-    InitSpec,
-    PartSpec,
-)
+from nnlab.config.parts import ActivationSpec, InitSpec, PartSpec
 from nnlab.config.schema import (
     Config,
     DataConfig,
@@ -42,11 +33,6 @@ from nnlab.config.schema import (
 )
 
 __all__ = [
-    "ACTIVATION_PARAMS",
-    "DATASETS",
-    "INIT_PARAMS",
-    "LEARNING_RATES",
-    "OPTIMIZER_PARAMS",
     "ActivationSpec",
     "Config",
     "DataConfig",

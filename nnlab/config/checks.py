@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nnlab.config.parts import DATASETS, DatasetInfo
+from nnlab.config.parts import dataset, dataset_names
 from nnlab.config.values import Loc, as_int, show
 from nnlab.errors import UserError
 
 if TYPE_CHECKING:
     from nnlab.config.schema import Config
+    from nnlab.data.datasets import DatasetSpec
 
 Problems = list[tuple[Loc, str]]
 
@@ -26,9 +27,10 @@ def plural(n: int, word: str) -> str:
 def raw_train_size(data: Any) -> int | None:
     """The training-set size from a data section not yet validated (None if it cannot tell)."""
     data = data if isinstance(data, dict) else {}
-    info = DATASETS.get(data.get("dataset", "mnist"))
-    if info is None:
+    name = data.get("dataset", "mnist")
+    if name not in dataset_names():
         return None
+    info = dataset(name)
     if data.get("train_size") is None:
         return info.train
     n = as_int(data["train_size"])
@@ -38,7 +40,7 @@ def raw_train_size(data: Any) -> int | None:
 def dataset_problems(cfg: Config) -> Problems:
     """Input and output layer sizes, split and part sizes against the dataset."""
     d, sizes = cfg.data, cfg.model.sizes
-    info = DATASETS[d.dataset]
+    info = dataset(d.dataset)
     errors: Problems = []
     if sizes is not None:
         if sizes[0] != info.n_inputs:
@@ -60,7 +62,7 @@ def dataset_problems(cfg: Config) -> Problems:
     return errors
 
 
-def layer_problems(cfg: Config, info: DatasetInfo) -> Problems:
+def layer_problems(cfg: Config, info: DatasetSpec) -> Problems:
     """model.input against the dataset, then every layer's shape from the input to the output."""
     from nnlab.config.layers import shape_problems
     from nnlab.config.schema import model_input

@@ -25,9 +25,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_serializer
 from pydantic_core import PydanticCustomError
 
-from nnlab.config.parts import ActivationSpec, InitSpec, parse_activation, parse_init
-from nnlab.config.values import integer, not_a_param, number, problem, problems, problems_of, show, unknown_name
-from nnlab.hyper import Hyper
+from nnlab.config.parts import ActivationSpec, InitSpec, parse_activation, parse_init, role_problem
+from nnlab.config.values import (
+    declared,
+    integer,
+    not_a_param,
+    number,
+    problem,
+    problems,
+    problems_of,
+    show,
+    unknown_name,
+)
 
 
 def layer_kinds() -> dict[str, Any]:
@@ -63,16 +72,6 @@ class LayerSpec(BaseModel):
         return out
 
 
-def _check_hyper(h: Hyper, value: Any) -> int | float | bool:
-    if h.kind is int:
-        return integer(int(h.ge) if h.ge is not None else 0)(value)
-    if h.kind is bool:
-        from nnlab.config.values import flag
-
-        return flag(value)
-    return number(ge=h.ge, gt=h.gt, lt=h.lt)(value)
-
-
 def parse_layer(value: Any) -> LayerSpec:
     """One ``model.layers`` entry; every problem at its key (``kernel``, ``activation.name``, ...)."""
     kinds = layer_kinds()
@@ -97,7 +96,7 @@ def parse_layer(value: Any) -> LayerSpec:
             continue
         if key in cls.hyper:
             try:
-                hyper[key] = _check_hyper(cls.hyper[key], v)
+                hyper[key] = declared(cls.hyper[key])(v)
             except PydanticCustomError as err:
                 errors += [((key, *sub), msg) for sub, msg in problems_of(err)]
         elif key in settings:
@@ -150,6 +149,12 @@ def parse_layers(v: Any) -> list[LayerSpec] | None:
             out.append(parse_layer(x))
         except PydanticCustomError as err:
             errors += [((i, *sub), msg) for sub, msg in problems_of(err)]
+            continue
+        # the activation's declared role: softmax on the last layer only, prelu never there
+        act = out[-1].activation
+        misplaced = act and role_problem(act.name, "output" if i == len(v) - 1 else "hidden", "the last layer")
+        if misplaced:
+            errors.append(((i, "activation"), misplaced))
     if errors:
         raise problems(*errors)
     return out

@@ -91,8 +91,8 @@ def _check_path(root: Any, path: Sequence[str | int]) -> None:
         here = tuple(path[:i])
         if isinstance(part, int):
             raise BadOverride(f"'{dotted(here)}' is a section, not a list")
-        if part not in cls.model_fields:
-            valid = sorted(cls.model_fields)
+        valid = cls.keys() if hasattr(cls, "keys") else sorted(cls.model_fields)
+        if part not in valid:
             match = closest(part, valid)
             full = dotted((*here, part))
             if match:

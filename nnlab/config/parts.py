@@ -1,10 +1,12 @@
-"""Named parts and their hyperparameters: activations, initializers, optimizers, datasets.
+"""Named parts and their hyperparameters: activations, initializers, costs, optimizers, datasets.
 
-Names come from the engine's registries (imported lazily, inside the checks,
-so ``nnlab.config`` imports without NumPy). The hyperparameters each name
-takes cannot be read from the registries reliably, so they are written down
-here, with their defaults: this table is the contract with the engine
-(``tests/test_config_schema.py`` checks it covers every registered name).
+Everything here is read from the engine's registries, where each part
+declares what it takes (``hyper``: type, default, bounds; see
+``nnlab.hyper``), where it may stand (an activation's ``role``) and, for an
+optimizer, its default learning rate; a dataset's ``DatasetSpec`` gives its
+sizes, splits and image shape. The registries import NumPy, so they are
+imported inside the functions, never at module import: ``nnlab.config``
+imports without NumPy.
 
 A part is written as a name (``relu``) or a mapping with its parameters
 (``{name: leaky_relu, slope: 0.1}``); both become a ``PartSpec`` with
@@ -14,142 +16,134 @@ A part is written as a name (``relu``) or a mapping with its parameters
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 from pydantic_core import PydanticCustomError
 
-from nnlab.config.values import (
-    Check,
-    flag,
-    message_of,
-    not_a_param,
-    number,
-    problem,
-    problems,
-    show,
-    unknown_name,
-)
+from nnlab.config.values import Loc, declared, message_of, not_a_param, problem, problems, show, unknown_name
+from nnlab.hyper import Hyper
 
-# name -> {parameter: default}
-ACTIVATION_PARAMS: dict[str, dict[str, float]] = {
-    "sigmoid": {},
-    "tanh": {},
-    "relu": {},
-    "leaky_relu": {"slope": 0.01},
-    "prelu": {"init": 0.25},  # initial value of the learned slope
-    "elu": {"alpha": 1.0},
-    "softplus": {},
-    "swish": {"beta": 1.0},
-    "gelu": {},
-    "gelu_tanh": {},
-    "identity": {},
-    "softmax": {},
-}
-#: allowed as model.output only: its Jacobian is not diagonal (the cost computes δ^L)
-OUTPUT_ONLY = {"softmax"}
-#: allowed in hidden layers only: a learned slope per output unit is not an output non-linearity
-HIDDEN_ONLY = {"prelu"}
-
-INIT_PARAMS: dict[str, dict[str, float]] = {
-    "nielsen": {},
-    "network3": {},
-    "large": {},
-    "standard_normal": {},
-    "he": {},
-    "glorot_normal": {},
-    "glorot_uniform": {},
-    "normal": {"std": 0.01},
-    "zeros": {},
-    "constant": {"value": 0.0},
-}
-
-OPTIMIZER_PARAMS: dict[str, dict[str, float | bool]] = {
-    "sgd": {},
-    "momentum": {"momentum": 0.9, "nesterov": False},
-    "adagrad": {"delta": 1e-7},
-    "rmsprop": {"rho": 0.9, "delta": 1e-6},
-    "adam": {"rho1": 0.9, "rho2": 0.999, "delta": 1e-8},
-}
-#: learning rate when none is given: network2's η = 0.1 for SGD and momentum;
-#: the usual published defaults for the adaptive methods (0.1 makes Adam diverge)
-LEARNING_RATES = {"sgd": 0.1, "momentum": 0.1, "adagrad": 0.01, "rmsprop": 0.001, "adam": 0.001}
-
-rate = number(ge=0, lt=1)
-PARAM_CHECKS: dict[str, Check] = {
-    "slope": number(),
-    "init": number(),
-    "alpha": number(gt=0),
-    "beta": number(gt=0),
-    "std": number(gt=0),
-    "value": number(),
-    "momentum": rate,
-    "nesterov": flag,
-    "rho": rate,
-    "rho1": rate,
-    "rho2": rate,
-    "delta": number(gt=0),
-}
+if TYPE_CHECKING:
+    from nnlab.data.datasets import DatasetSpec
+    from nnlab.registry import Registry
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
-    n_inputs: int
-    n_classes: int
-    train: int
-    validation: int
-    test: int
-    splits: tuple[str, ...]
-    image: tuple[int, int, int] | None = None  # [channels, height, width] when the inputs are images
+def registry(kind: str) -> Registry:
+    """The engine's registry of ``kind``: activation, initializer, cost, optimizer or dataset."""
+    if kind == "activation":
+        from nnlab.activations import ACTIVATIONS as reg
+    elif kind == "initializer":
+        from nnlab.initializers import INITIALIZERS as reg
+    elif kind == "cost":
+        from nnlab.costs import COSTS as reg
+    elif kind == "optimizer":
+        from nnlab.optimizers import OPTIMIZERS as reg
+    elif kind == "dataset":
+        from nnlab.data.datasets import DATASETS as reg
+    else:
+        raise ValueError(f"no registry of {kind!r}")
+    return reg
 
 
-# TODO(data): take names and sizes from nnlab.data.DATASETS once that package is
-# committed; the config must know the part sizes without loading any data.
-DATASETS = {
-    "mnist": DatasetInfo(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), (1, 28, 28)),
-    "mnist-mini": DatasetInfo(784, 10, 5_000, 1_000, 1_000, ("nielsen",), (1, 28, 28)),
-}
+def hyper_of(kind: str, name: str) -> dict[str, Hyper]:
+    """The hyperparameters the part ``name`` of ``kind`` declares (a registered name)."""
+    return registry(kind).hyper(name)
 
 
-# -- registry names (lazy: the registries import NumPy) -------------------------
+# -- names ------------------------------------------------------------------------
+
+
+def activation_role(name: str) -> str:
+    """Where an activation may stand: "any", "hidden" (layers) or "output" (model.output)."""
+    return getattr(registry("activation").get(name), "role", "any")
 
 
 def activation_names(role: str = "any") -> list[str]:
-    """``role``: "hidden" (no softmax), "output" (no prelu) or "any"."""
-    from nnlab.activations import ACTIVATIONS
+    """``role``: "hidden" (no output-only ones), "output" (no hidden-only ones) or "any"."""
+    names = registry("activation").names()
+    if role == "any":
+        return names
+    return [n for n in names if activation_role(n) in ("any", role)]
 
-    skip = {"hidden": OUTPUT_ONLY, "output": HIDDEN_ONLY}.get(role, set())
-    return [n for n in ACTIVATIONS.names() if n not in skip]
+
+def role_problem(name: str, role: str, output: str = "model.output") -> str | None:
+    """Why the registered activation ``name`` may not stand in a ``role`` ("hidden" or "output") layer, or None.
+
+    ``output``: where the output activation is given, for the message.
+    """
+    declared = activation_role(name)
+    if role == "hidden" and declared == "output":
+        valid = ", ".join(activation_names("hidden"))
+        return f"'{name}' is only allowed as the output activation ({output}); valid: {valid}"
+    if role == "output" and declared == "hidden":
+        return f"'{name}' is not allowed as the output activation; valid: {', '.join(activation_names('output'))}"
+    return None
 
 
 def cost_names() -> list[str]:
-    from nnlab.costs import COSTS
-
-    return COSTS.names()
+    return registry("cost").names()
 
 
 def cost_outputs(cost: str) -> tuple[str, ...] | None:
     """The output activations ``cost`` is defined for (None: any), as the engine declares."""
-    from nnlab.costs import COSTS
-
-    return COSTS.get(cost).outputs if cost in COSTS else None
+    costs = registry("cost")
+    return costs.get(cost).outputs if cost in costs else None
 
 
 def initializer_names() -> list[str]:
-    from nnlab.initializers import INITIALIZERS
-
-    return INITIALIZERS.names()
+    return registry("initializer").names()
 
 
 def optimizer_names() -> list[str]:
-    from nnlab.optimizers import OPTIMIZERS
+    return registry("optimizer").names()
 
-    return OPTIMIZERS.names()
+
+def default_learning_rate(optimizer: str) -> float:
+    return registry("optimizer").get(optimizer).default_learning_rate
+
+
+def optimizer_param_names() -> list[str]:
+    """Every hyperparameter some registered optimizer declares (besides learning_rate), sorted."""
+    optimizers = registry("optimizer")
+    return sorted({key for name in optimizers.names() for key in optimizers.hyper(name)})
 
 
 def dataset_names() -> list[str]:
-    return sorted(DATASETS)
+    return registry("dataset").names()
+
+
+def dataset(name: str) -> DatasetSpec:
+    """What the registered dataset ``name`` is (sizes, splits, image shape), without loading it."""
+    return registry("dataset").get(name)
+
+
+# -- hyperparameter values ---------------------------------------------------------
+
+
+def check_params(
+    owner: str, hyper: Mapping[str, Hyper], given: Mapping[Any, Any], *, also_takes: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[tuple[Loc, str]]]:
+    """``given`` checked against ``owner``'s declaration: the values with defaults filled in
+    (in the declared order), and a ``(key, message)`` problem for each wrong, unknown or missing one.
+
+    ``also_takes``: other keys ``owner`` takes, listed in the message for an unknown key.
+    """
+    params: dict[str, Any] = {}
+    errors: list[tuple[Loc, str]] = []
+    for key, v in given.items():
+        if key not in hyper:
+            errors.append(((str(key),), not_a_param(key, owner, [*also_takes, *hyper])))
+            continue
+        try:
+            params[key] = declared(hyper[key])(v)
+        except PydanticCustomError as err:
+            errors.append(((key,), message_of(err)))
+    for key, h in hyper.items():
+        if key not in given and h.required:
+            errors.append(((key,), f"missing; {owner} needs {key}" + (f" ({h.doc})" if h.doc else "")))
+    return {k: params.get(k, h.default) for k, h in hyper.items()}, errors
 
 
 # -- specs -----------------------------------------------------------------------
@@ -161,7 +155,7 @@ class PartSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    params: dict[str, float] = {}
+    params: dict[str, int | float | bool] = {}
 
     @model_serializer(mode="plain")
     def _flat(self) -> str | dict[str, Any]:
@@ -182,22 +176,17 @@ class InitSpec(PartSpec):
 
 
 def parse_activation(value: Any, role: str) -> ActivationSpec:
-    """A hidden (``role="hidden"``) or output (``"output"``) activation."""
+    """A hidden (``role="hidden"``), output (``"output"``) or any layer's (``"any"``) activation."""
 
     def check_name(name: Any) -> str | None:
         valid = activation_names(role)
         if name in valid:
             return None
-        listed = ", ".join(valid)
-        if not isinstance(name, str):  # a list or mapping as the name: not hashable, not a name
+        if not isinstance(name, str) or name not in registry("activation"):
             return unknown_name("activation", name, valid)
-        if role == "hidden" and name in OUTPUT_ONLY:
-            return f"'{name}' is only allowed as the output activation (model.output); valid: {listed}"
-        if role == "output" and name in HIDDEN_ONLY:
-            return f"'{name}' is not allowed as the output activation; valid: {listed}"
-        return unknown_name("activation", name, valid)
+        return role_problem(name, role)
 
-    return _parse_spec(value, ActivationSpec, check_name, ACTIVATION_PARAMS, "an activation", "leaky_relu, slope: 0.1")
+    return _parse_spec(value, ActivationSpec, check_name, "activation", "an activation", "leaky_relu, slope: 0.1")
 
 
 def parse_init(value: Any) -> InitSpec:
@@ -205,10 +194,10 @@ def parse_init(value: Any) -> InitSpec:
         valid = initializer_names()
         return None if name in valid else unknown_name("initializer", name, valid)
 
-    return _parse_spec(value, InitSpec, check_name, INIT_PARAMS, "an initializer", "normal, std: 0.01")
+    return _parse_spec(value, InitSpec, check_name, "initializer", "an initializer", "normal, std: 0.01")
 
 
-def _parse_spec(value, cls, check_name, table, what: str, example: str):
+def _parse_spec(value, cls, check_name, kind: str, what: str, example: str):
     if isinstance(value, cls):
         return value
     if isinstance(value, str):
@@ -223,16 +212,7 @@ def _parse_spec(value, cls, check_name, table, what: str, example: str):
     bad_name = check_name(name)
     if bad_name:
         raise problem(bad_name, at)
-    defaults = table.get(name, {})  # a registered name missing from the table takes no parameters
-    params, errors = dict(defaults), []
-    for key, v in given.items():
-        if key not in defaults:
-            errors.append(((str(key),), not_a_param(key, name, defaults)))
-            continue
-        try:
-            params[key] = PARAM_CHECKS[key](v)
-        except PydanticCustomError as err:
-            errors.append(((str(key),), message_of(err)))
+    params, errors = check_params(name, hyper_of(kind, name), given)
     if errors:
         raise problems(*errors)
     return cls(name=name, params=params)

@@ -4,7 +4,8 @@ Every field checks its own value (``nnlab.config.values``); checks that need
 two fields (activation list vs number of hidden layers, cost vs output,
 sizes vs dataset, batch size vs training-set size) run once the fields are
 valid, in the section's or the config's ``after`` validator. Unknown keys are
-refused everywhere (``extra="forbid"``). Models are frozen: a config is a
+refused everywhere (``extra="forbid"``; the optimizer section, whose keys are
+those its optimizer declares, refuses them itself). Models are frozen: a config is a
 value, changed only by loading it again with overrides.
 """
 
@@ -13,26 +14,28 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_serializer, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nnlab.config.checks import batch_problems, dataset_problems, dropout_problems, plural, raw_train_size
 from nnlab.config.layers import LayerSpec, parse_input, parse_layers
 from nnlab.config.parts import (
-    DATASETS,
-    LEARNING_RATES,
-    OPTIMIZER_PARAMS,
-    PARAM_CHECKS,
     ActivationSpec,
     InitSpec,
+    check_params,
     cost_names,
     cost_outputs,
+    dataset,
     dataset_names,
+    default_learning_rate,
+    hyper_of,
     optimizer_names,
+    optimizer_param_names,
     parse_activation,
     parse_init,
 )
 from nnlab.config.values import (
+    PROBLEM,
     Flag,
     Int0,
     Int1,
@@ -43,7 +46,6 @@ from nnlab.config.values import (
     as_bool,
     as_int,
     choice,
-    not_a_param,
     number,
     problem,
     problems,
@@ -86,6 +88,11 @@ class Section(BaseModel):
     @classmethod
     def valid_keys(cls, raw: Any) -> list[str]:
         """The keys this section accepts (``raw``: the user's mapping, for sections where it depends)."""
+        return sorted(cls.model_fields)
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every key this section may hold, whatever else it holds (``--set`` paths are checked against it)."""
         return sorted(cls.model_fields)
 
 
@@ -195,73 +202,80 @@ class ModelConfig(Section):
 # -- optimizer -----------------------------------------------------------------
 
 
-def _unset_or(check: Any) -> Any:
-    """An optimizer parameter: None means "not this optimizer's" (filled in by ``_prepare``)."""
-    return BeforeValidator(lambda v: None if v is None else check(v))
-
-
-_OptRate = Annotated[float | None, _unset_or(PARAM_CHECKS["rho"])]
-
-
 class OptimizerConfig(Section):
-    """Name, learning rate and the hyperparameters of that optimizer only.
+    """Name, learning rate and the hyperparameters that optimizer declares (``Optimizer.hyper``).
 
-    The parameters of other optimizers stay ``None`` (and out of the dump);
-    ``params`` is what ``make_optimizer(name, **params)`` takes.
+    The declared hyperparameters are kept as the model's extra fields, in the
+    declared order, defaults filled in: ``cfg.optimizer.rho1`` reads one and
+    the dump is flat (``{name: adam, learning_rate: 0.001, rho1: 0.9, ...}``).
+    A key some other optimizer declares is "not a parameter of" this one; any
+    other key is unknown. ``params`` is what ``make_optimizer(name, **params)``
+    takes.
     """
 
+    model_config = ConfigDict(extra="allow", frozen=True)
+
     name: Annotated[str, BeforeValidator(registered("optimizer", optimizer_names))] = "sgd"
-    learning_rate: Positive = 0.1
-    momentum: _OptRate = None
-    nesterov: Annotated[bool | None, _unset_or(PARAM_CHECKS["nesterov"])] = None
-    rho: _OptRate = None
-    rho1: _OptRate = None
-    rho2: _OptRate = None
-    delta: Annotated[float | None, _unset_or(PARAM_CHECKS["delta"])] = None
+    learning_rate: Positive = 0.1  # replaced by the optimizer's own default_learning_rate
 
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
         return {"name": data} if isinstance(data, str) else data  # optimizer: adam
 
+    @model_validator(mode="wrap")
     @classmethod
-    def _prepare(cls, data: dict) -> dict:
+    def _declared(cls, data: Any, handler: Any) -> OptimizerConfig:
+        data = {} if data is None else cls._shorthand(data)
+        if not isinstance(data, dict):
+            return handler(data)  # a config already, or not a mapping (Section says so)
         name = data.get("name", "sgd")
-        if isinstance(name, str) and name in OPTIMIZER_PARAMS:
-            if data.get("learning_rate") is None:
-                data["learning_rate"] = LEARNING_RATES.get(name, 0.1)
-            for key, default in OPTIMIZER_PARAMS[name].items():
-                if data.get(key) is None:
-                    data[key] = default
-        return data
+        own = name if isinstance(name, str) and name in optimizer_names() else None
+        others = optimizer_param_names()
+        fields = {k: v for k, v in data.items() if k in cls.model_fields}
+        given = {k: v for k, v in data.items() if k not in cls.model_fields and k in others and v is not None}
+        unknown = [k for k in data if k not in cls.model_fields and k not in others]
+        params, errors = {}, []
+        if own is not None:  # (an unknown name is its own error; its parameters cannot be checked)
+            if fields.get("learning_rate") is None:
+                fields["learning_rate"] = default_learning_rate(own)
+            hyper = hyper_of("optimizer", own)
+            given = {k: given[k] for k in [*(k for k in hyper if k in given), *(k for k in given if k not in hyper)]}
+            params, errors = check_params(own, hyper, given, also_takes=["learning_rate"])
+        try:
+            model = handler({**fields, **params})
+            found = []
+        except ValidationError as err:
+            found = err.errors()
+        if not (found or errors or unknown):
+            return model
+        # one list in the order the fields come: name, learning_rate, the parameters, unknown keys
+        from nnlab.config.messages import unknown_key
+
+        details: list[InitErrorDetails] = [
+            {"type": PydanticCustomError(PROBLEM, "{summary}", e["ctx"]), "loc": e["loc"], "input": e["input"]}
+            if e["type"] == PROBLEM
+            else {"type": e["type"], "loc": e["loc"], "input": e["input"], **({"ctx": e["ctx"]} if "ctx" in e else {})}
+            for e in found
+        ]
+        details += [{"type": problems(*errors), "loc": (), "input": data}] if errors else []
+        details += [{"type": problem(unknown_key((k,), cls, data)), "loc": (k,), "input": data[k]} for k in unknown]
+        raise ValidationError.from_exception_data(cls.__name__, details)
 
     @classmethod
     def valid_keys(cls, raw: Any) -> list[str]:
         name = raw.get("name", "sgd") if isinstance(raw, dict) else "sgd"
-        if isinstance(name, str) and name in OPTIMIZER_PARAMS:
-            return sorted(["name", "learning_rate", *OPTIMIZER_PARAMS[name]])
-        return sorted(cls.model_fields)
+        if isinstance(name, str) and name in optimizer_names():
+            return sorted(["name", "learning_rate", *hyper_of("optimizer", name)])
+        return cls.keys()
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return sorted([*cls.model_fields, *optimizer_param_names()])
 
     @property
     def params(self) -> dict[str, float | bool]:
         """Keyword arguments of the optimizer: learning_rate and its own hyperparameters."""
-        own = OPTIMIZER_PARAMS.get(self.name, {})
-        return {"learning_rate": self.learning_rate, **{k: getattr(self, k) for k in own}}
-
-    @model_validator(mode="after")
-    def _only_own_params(self) -> OptimizerConfig:
-        own = OPTIMIZER_PARAMS.get(self.name, {})
-        takes = ["learning_rate", *own]
-        errors = []
-        for key in type(self).model_fields:
-            if key not in ("name", "learning_rate") and key not in own and getattr(self, key) is not None:
-                errors.append(((key,), not_a_param(key, self.name, takes)))
-        if errors:
-            raise problems(*errors)
-        return self
-
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> dict[str, Any]:
-        return {k: v for k, v in handler(self).items() if v is not None}
+        return {"learning_rate": self.learning_rate, **(self.model_extra or {})}
 
 
 # -- regularization, training, data, instruments, output -----------------------
@@ -310,7 +324,7 @@ class DataConfig(Section):
     @property
     def n_train(self) -> int:
         """Training-set size: the first ``train_size`` of the dataset's training part, or all of it."""
-        full = DATASETS[self.dataset].train
+        full = dataset(self.dataset).train
         return min(self.train_size, full) if self.train_size is not None else full
 
     @property
@@ -396,7 +410,7 @@ def model_input(cfg: Config) -> list[int]:
     Default: the dataset's image shape when a layer needs images (conv2d,
     maxpool2d), else its number of inputs.
     """
-    m, info = cfg.model, DATASETS[cfg.data.dataset]
+    m, info = cfg.model, dataset(cfg.data.dataset)
     if m.input is not None:
         return list(m.input)
     if m.layers is not None and m.layers[0].kind not in ("dense", "flatten") and info.image:

@@ -21,6 +21,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
+from nnlab.hyper import Hyper
+
 Loc = tuple["str | int", ...]
 
 #: pydantic error type of every problem raised here
@@ -185,14 +187,14 @@ def as_bool(v: Any) -> bool | None:
 Check = Callable[[Any], Any]
 
 
-def integer(minimum: int, *, optional: bool = False) -> Check:
-    need = f"an integer >= {minimum}" + (" or null" if optional else "")
+def integer(minimum: int | None, *, optional: bool = False) -> Check:
+    need = ("an integer" if minimum is None else f"an integer >= {minimum}") + (" or null" if optional else "")
 
     def check(v: Any) -> int | None:
         if v is None and optional:
             return None
         n = as_int(v)
-        if n is None or n < minimum:
+        if n is None or (minimum is not None and n < minimum):
             raise problem(f"got {show(v)}; must be {need}")
         return n
 
@@ -205,10 +207,14 @@ def number(
     """A finite float, optionally bounded: ``gt``/``ge`` below, ``lt`` above."""
     if ge is not None and lt is not None:
         need = f"a number in [{_num(ge)}, {_num(lt)})"
+    elif gt is not None and lt is not None:
+        need = f"a number in ({_num(gt)}, {_num(lt)})"
     elif gt is not None:
         need = f"a finite number > {_num(gt)}"
     elif ge is not None:
         need = f"a finite number >= {_num(ge)}"
+    elif lt is not None:
+        need = f"a finite number < {_num(lt)}"
     else:
         need = "a finite number"
     need += " or null" if optional else ""
@@ -235,6 +241,15 @@ def flag(v: Any) -> bool:
     if b is None:
         raise problem(f"got {show(v)}; must be true or false")
     return b
+
+
+def declared(h: Hyper) -> Check:
+    """The check of a value against its declaration ``h``: its kind and bounds."""
+    if h.kind is bool:
+        return flag
+    if h.kind is int:
+        return integer(int(h.ge) if h.ge is not None else None)
+    return number(ge=h.ge, gt=h.gt, lt=h.lt)
 
 
 def choice(*options: str) -> Check:

@@ -81,7 +81,8 @@ DatasetLoader = Callable[[str, Path | None], Dataset]
 class DatasetSpec:
     """What a dataset is, known without loading it (for config checks), and its loader.
 
-    ``train`` / ``validation`` / ``test``: full part sizes; ``splits``: the ones offered.
+    ``train`` / ``validation`` / ``test``: full part sizes; ``splits``: the ones offered;
+    ``image``: one example as an image, ``(channels, height, width)``, when it is one.
     """
 
     n_inputs: int
@@ -91,6 +92,7 @@ class DatasetSpec:
     test: int
     splits: tuple[str, ...]
     load: DatasetLoader
+    image: tuple[int, int, int] | None = None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
@@ -142,9 +144,13 @@ def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)")
 
 
-DATASETS.register("mnist")(DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist))
+DATASETS.register("mnist")(
+    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist, image=(1, 28, 28))
+)
 # mnist-mini's parts are fixed prefixes of Nielsen's three parts: no other split
-DATASETS.register("mnist-mini")(DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini))
+DATASETS.register("mnist-mini")(
+    DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini, image=(1, 28, 28))
+)
 
 
 def _subset(part: Split, n: int | None, what: str, dataset: str) -> Split:
