@@ -114,6 +114,16 @@ def test_bad_layers_give_exact_lines(data, expected):
     assert errors(data) == expected
 
 
+def test_a_learned_activation_on_a_conv_layer_is_refused_where_it_was_given():
+    assert errors(config(activation="prelu")) == [
+        "<dict>: model.activation: 'prelu' learns a parameter per unit: dense layers only; conv layer 0 needs another"
+    ]
+    layers = [{"kind": "conv2d", "filters": 4, "kernel": 5, "activation": "prelu"}, *CONV[1:]]
+    assert errors(config(layers)) == [
+        "<dict>: model.layers[0].activation: 'prelu' learns a parameter per unit: dense layers only; conv layer 0 needs another"
+    ]
+
+
 def test_a_layer_set_from_the_command_line_is_named_in_the_error():
     lines = errors(config(), ["model.layers[0].kernel=40"])
     assert lines == [

@@ -243,7 +243,7 @@ def test_the_readmes_validate_line_exits_0_with_sweeps_checked_as_sweeps(monkeyp
     )
     out = invoke("validate", *args)
     assert out.exit_code == 0, out.output
-    assert out.output.count("\n") == len(args) == 26
+    assert out.output.count("\n") == len(args) > 20  # one ok line per config or sweep file
     n_depth = len(load_spec("depth").seeds) * len(load_spec("depth").grid["model.sizes"])
     assert f"ok: configs/sweeps/depth.yaml (sweep of {n_depth} members)" in out.output.splitlines()
     assert "ok: configs/quickstart.yaml" in out.output.splitlines()

@@ -78,7 +78,24 @@ def layer_problems(cfg: Config, info: DatasetSpec) -> Problems:
         )
         where = ("model", "input") if cfg.model.input is not None else ("model", "layers", 0)
         return [(where, f"{found}; one {cfg.data.dataset} example has {info.n_inputs} inputs{image}")]
-    return [(("model", *loc), message) for loc, message in shape_problems(shape, cfg.model.layers, info.n_classes)]
+    errors = [(("model", *loc), message) for loc, message in shape_problems(shape, cfg.model.layers, info.n_classes)]
+    return errors + learned_activation_problems(cfg)
+
+
+def learned_activation_problems(cfg: Config) -> Problems:
+    """An activation with learned parameters (PReLU's slope per unit) on a conv layer: dense layers only."""
+    from nnlab.activations import ACTIVATIONS, Activation
+    from nnlab.config.schema import model_layers
+
+    errors: Problems = []
+    for i, (given, spec) in enumerate(zip(cfg.model.layers, model_layers(cfg))):
+        act = spec.activation
+        if spec.kind != "conv2d" or act is None or ACTIVATIONS.get(act.name).init_params is Activation.init_params:
+            continue
+        where = ("model", "layers", i, "activation") if given.activation is not None else ("model", "activation")
+        message = f"'{act.name}' learns a parameter per unit: dense layers only; conv layer {i} needs another"
+        errors.append((where, message))
+    return errors
 
 
 def dropout_problems(cfg: Config) -> Problems:
