@@ -21,10 +21,10 @@ TRAIN, EVAL, PROBE = 300, 100, 100
 
 def smoke_overrides(cfg: Config, label: str) -> list[str]:
     """The ``--set`` strings that shrink ``cfg`` to a smoke run on the embedded data (UserError if it cannot)."""
-    from nnlab.config.parts import DATASETS
+    from nnlab.config.parts import dataset
     from nnlab.config.schema import model_input, model_layers
 
-    info = DATASETS[DATASET]
+    info = dataset(DATASET)
     n_inputs = 1
     for n in model_input(cfg):
         n_inputs *= n

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from nnlab.cli.main import cli
-from nnlab.config.parts import DATASETS, DatasetInfo
+from nnlab.data.datasets import DATASETS, DatasetSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 R1 = str(ROOT / "configs" / "nielsen" / "r1.yaml")
@@ -60,7 +60,7 @@ def test_quiet_and_dry_run_print_no_note(tmp_path):
 
 def test_a_network_the_embedded_data_does_not_fit_is_refused(tmp_path, monkeypatch):
     # a dataset of 32x32 colour images (3072 inputs), as a later dataset may be
-    monkeypatch.setitem(DATASETS, "colour", DatasetInfo(3072, 10, 1000, 100, 100, ("nielsen",)))
+    monkeypatch.setitem(DATASETS._items, "colour", DatasetSpec(3072, 10, 1000, 100, 100, ("nielsen",), load=None))
     cfg = tmp_path / "colour.yaml"
     cfg.write_text("model: {sizes: [3072, 50, 10]}\ndata: {dataset: colour}\n")
     out = CliRunner().invoke(cli, ["train", str(cfg), "--smoke", "--runs-dir", str(tmp_path / "runs")])
