@@ -1,5 +1,5 @@
 """The scripts behind docs/reproductions.md: verdicts.py (published numbers beside a sweep's, with
-REFERENCE.md's "How close is close") and r5_chain.py (the chain's factors w_j σ'(z_j))."""
+docs/protocols.md's "How close is close") and r5_chain.py (the chain's factors w_j σ'(z_j))."""
 
 from __future__ import annotations
 
