@@ -48,6 +48,7 @@ METRICS_COLUMNS = (
 LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value")
 TABLES = {"metrics": METRICS_COLUMNS, "gradients": LONG_COLUMNS, "activations": LONG_COLUMNS}
 FINISHED = ("completed", "failed", "interrupted", "diverged")
+BEST_WEIGHTS = "weights-best.npz"  # the parameters of the best-validation epoch
 
 
 def now() -> str:
