@@ -1,6 +1,8 @@
 """Cost of the default instruments on R1's networks (issue 3: under 10% of an epoch).
 
-    NNLAB_DATA=../shared/data python bench/bench_instruments.py [--epochs 2] [--depths 1,4]
+    python bench/bench_instruments.py [--epochs 2] [--depths 1,4]
+
+Needs full MNIST (`nnlab data fetch mnist`, or NNLAB_DATA naming a folder that holds it).
 
 Trains R1's config on full MNIST with the default instruments, timing every
 call into each instrument hook (per-step and per-epoch work) inside the run

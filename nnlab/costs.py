@@ -7,7 +7,7 @@ Each cost gives, for a batch (rows are examples, ``Y`` one-hot):
 
 ``reduction`` says how the per-unit terms of one example combine: ``"sum"``
 over the output units (Nielsen's convention) or ``"mean"`` (TensorFlow's
-``sigmoid_cross_entropy`` averaged over the outputs, REFERENCE.md R4). Over
+``sigmoid_cross_entropy`` averaged over the outputs, docs/protocols.md#r4). Over
 the batch the cost is always the mean.
 """
 

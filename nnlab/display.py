@@ -131,7 +131,19 @@ class Display(Hook):
                 self.print(line)
         if error:
             self.print(f"{status}: {error}")
+        if summary.get("stopped_early"):
+            self.print(early_stop_line(summary))
         self.print(f"run directory: {run_dir}")
+
+
+def early_stop_line(s: dict[str, Any]) -> str:
+    """Why and when early stopping ended the run, and where its best network is."""
+    from nnlab.rundir import BEST_WEIGHTS
+
+    reason = str(s["stopped_early"]).replace("_", " ")  # "validation_accuracy" -> "validation accuracy"
+    best = (s.get("best") or {}).get("epoch")
+    where = f"best epoch {best}, weights in {BEST_WEIGHTS}" if best is not None else "no best epoch"
+    return f"early stopping: {reason}; stopped after epoch {s.get('epochs_completed')} ({where})"
 
 
 def _fmt_norms(values: Sequence[float] | None) -> list[str]:

@@ -9,10 +9,15 @@ Problems in the input (config, data) raise ``UserError`` before any folder is
 created. Once the run directory exists, every ending is recorded in it:
 ``completed``, ``diverged`` (NaN/inf), ``interrupted`` (Ctrl-C; the
 ``KeyboardInterrupt`` is re-raised after recording) or ``failed``.
+
+The parameters of the best-validation epoch are written to ``weights-best.npz``
+as each new best appears (so a killed, diverged or early-stopped run keeps
+them); checkpoints carry them too, so a resumed run's file matches its history.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 import traceback
@@ -31,7 +36,7 @@ from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
 from nnlab.memory import check_fits, config_eval_rows
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
-from nnlab.rundir import METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
+from nnlab.rundir import BEST_WEIGHTS, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
 from nnlab.text import plural, train_label
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
@@ -53,8 +58,10 @@ class RunResult:
 class Recorder(Hook):
     """Collects instrument rows and per-epoch metrics; flushes them to the run directory each epoch.
 
-    Also keeps the history (metrics rows) the summary is computed from, and
-    writes a checkpoint every ``checkpoint_every`` epochs after the flush.
+    Also keeps the history (metrics rows) the summary is computed from, writes
+    ``weights-best.npz`` when an epoch beats every earlier one on validation
+    accuracy (the summary's rule: ties go to the earliest), and writes a
+    checkpoint every ``checkpoint_every`` epochs after the flush.
     """
 
     def __init__(self, rundir: RunDir, eval_sets: Sequence[EvalSet], checkpoint_every: int, extra_state: dict) -> None:
@@ -66,6 +73,12 @@ class Recorder(Hook):
         self.history: list[dict[str, float | None]] = []
         self.wall_before = 0.0  # wall time of the run before a resume
         self.t0 = time.perf_counter()
+        # the best-validation epoch: its accuracy, its epoch and a copy of its parameters, and the epoch
+        # whose parameters weights-best.npz holds (they differ only while a new best is being written)
+        self.best_value = -math.inf
+        self.best_epoch: int | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
+        self.saved_best: int | None = None
 
     def wall(self) -> float:
         return self.wall_before + (time.perf_counter() - self.t0)
@@ -91,18 +104,54 @@ class Recorder(Hook):
         self._flush()
 
     def on_epoch_end(self, state: TrainState) -> None:
+        acc = state.metrics.get("validation_accuracy")
+        new_best = acc is not None and acc > self.best_value
+        if new_best:  # copied before the row joins the history: the end of the run relies on this order
+            self.best_value, self.best_epoch = acc, state.epoch
+            self.best_params = {k: np.array(v, copy=True) for k, v in state.net.params.items()}
         self._metrics_row(state, state.metrics, state.epoch_seconds)
         self._flush()
+        if new_best:
+            self.save_best()
         self.rundir.meta["epochs_completed"] = state.epoch
         self.rundir.write_meta()
         if state.epoch % self.checkpoint_every == 0 or state.epoch == state.epochs or state.stop:
-            save_checkpoint(self.rundir, state, self.extra_state, self.wall())
+            best = (self.best_epoch, self.best_params) if self.best_params is not None else None
+            save_checkpoint(self.rundir, state, self.extra_state, self.wall(), best)
+
+    def save_best(self) -> None:
+        """weights-best.npz from the best epoch's parameters (atomic)."""
+        self.rundir.save_arrays(BEST_WEIGHTS, self.best_params)
+        self.saved_best = self.best_epoch
+
+    def restore_best(self, epoch: int | None, params: dict[str, np.ndarray] | None) -> None:
+        """After a resume: the best of the (truncated) history, with its parameters from the checkpoint.
+
+        weights-best.npz is rewritten from them, since the run may have written a later best
+        before it stopped; with no parameters to restore (no checkpoint, or no best yet) it is removed.
+        """
+        trained = [r for r in self.history if r["epoch"] and r.get("validation_accuracy") is not None]
+        best = max(trained, key=lambda r: r["validation_accuracy"], default=None)  # max keeps the earliest tie
+        self.best_value = best["validation_accuracy"] if best else -math.inf
+        if best is not None and params is not None and epoch == int(best["epoch"]):
+            self.best_epoch, self.best_params = epoch, params
+            self.save_best()
+        else:
+            self.best_epoch = self.best_params = self.saved_best = None
+            (self.rundir.path / BEST_WEIGHTS).unlink(missing_ok=True)
 
     def discard_pending(self) -> None:
         self.pending.clear()
 
 
-def save_checkpoint(rundir: RunDir, state: TrainState, extra: dict, wall: float) -> None:
+def save_checkpoint(
+    rundir: RunDir,
+    state: TrainState,
+    extra: dict,
+    wall: float,
+    best: tuple[int | None, dict[str, np.ndarray]] | None = None,
+) -> None:
+    """Parameters, optimizer state, RNG, epoch and step, table sizes; ``best``: the best epoch and its parameters."""
     arrays = {f"param.{k}": v for k, v in state.net.params.items()}
     arrays.update({f"opt.{k}": v for k, v in state.opt_state.items()})
     info = {
@@ -113,6 +162,9 @@ def save_checkpoint(rundir: RunDir, state: TrainState, extra: dict, wall: float)
         "wall_seconds": wall,
         "extra": {k: h.state_dict() for k, h in extra.items()},
     }
+    if best is not None:
+        info["best_epoch"] = best[0]
+        arrays.update({f"best.{k}": v for k, v in best[1].items()})
     rundir.save_checkpoint(arrays, info)
 
 
@@ -335,6 +387,7 @@ def _run(
         rundir.reopen()
         if ck is None:  # killed before the first checkpoint: start over in the same folder
             rundir.write_headers()
+            recorder.restore_best(None, None)
         else:
             opt_state = {k[4:]: v.copy() for k, v in arrays.items() if k.startswith("opt.")}
             rundir.truncate_tables(tables)
@@ -342,6 +395,8 @@ def _run(
                 h.load_state_dict(info["extra"].get(k, {}))
             start = dict(start_epoch=info["epoch"], start_step=info["step"], opt_state=opt_state)
             recorder.history = read_metrics(rundir.path)
+            best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
+            recorder.restore_best(info.get("best_epoch"), best or None)
             kept.extend(_load_gradient_rows(rundir.path))
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
     train_on = train_label(cfg.instruments.train_metrics)
@@ -378,6 +433,9 @@ def _run(
     if state is not None and state.stop and status == "completed":
         summary["stopped_early"] = state.stop
     try:
+        best = summary["best"]["epoch"]
+        if best is not None and best == recorder.best_epoch != recorder.saved_best:
+            recorder.save_best()  # a stop while the new best was being written: the file follows the summary
         rundir.write_summary(summary, accuracy_markdown(summary, cfg.name, train_on))
         if status == "completed":
             rundir.save_arrays("weights.npz", dict(net.params))

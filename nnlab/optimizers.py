@@ -5,8 +5,8 @@ Like optax: ``state = opt.init(params)``, then each step
 The state is a flat ``dict[str, ndarray]`` (``"v.W1"``, ``"r.b2"``, ``"t"``),
 so it can be saved to ``.npz``, inspected and tested. ``update`` advances the
 state in place and may reuse the gradient arrays as the update arrays (the
-gradients are consumed). Notation of REFERENCE.md: g = mean mini-batch
-gradient, ε = ``learning_rate``.
+gradients are consumed). Notation of docs/protocols.md#engine (Goodfellow et
+al., *Deep Learning*, ch. 8): g = mean mini-batch gradient, ε = ``learning_rate``.
 
 Each optimizer declares its hyperparameters once, in ``hyper``
 (``nnlab.hyper``: type, default, bounds), and its learning rate when none is

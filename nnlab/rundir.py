@@ -51,6 +51,7 @@ LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value", "label")
 LONG_REQUIRED = LONG_COLUMNS[:5]
 TABLES = {"metrics": METRICS_COLUMNS, "gradients": LONG_COLUMNS, "activations": LONG_COLUMNS}
 FINISHED = ("completed", "failed", "interrupted", "diverged")
+BEST_WEIGHTS = "weights-best.npz"  # the parameters of the best-validation epoch
 
 
 def now() -> str:

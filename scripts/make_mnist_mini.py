@@ -6,7 +6,8 @@ validation / test parts, i.e. official train images 0..4999, official train
 images 50000..50999 and official test images 0..999 (no RNG), so it equals
 ``load_dataset("mnist", train_size=5000, validation_size=1000, test_size=1000)``.
 
-    python scripts/make_mnist_mini.py --source ../shared/data/mnist-idx
+    nnlab data fetch mnist                 # the four verified IDX files, into $NNLAB_DATA/mnist
+    python scripts/make_mnist_mini.py      # or --source FOLDER holding them
 
 The .npz is written byte-for-byte reproducibly (fixed zip timestamps; the
 deflate output depends only on the zlib version).
@@ -26,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnlab.data.datasets import load_dataset  # noqa: E402
+from nnlab.data.datasets import default_data_dir, load_dataset  # noqa: E402
 from nnlab.data.fetch import PAYLOADS, verify_payload  # noqa: E402
 from nnlab.data.mnist import MINI_PARTS, idx_path  # noqa: E402
 
@@ -49,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source",
         type=Path,
-        default=ROOT.parent / "shared" / "data" / "mnist-idx",
-        help="folder with the four IDX .gz files (default: ../shared/data/mnist-idx)",
+        default=default_data_dir() / "mnist",
+        help="folder with the four IDX .gz files (default: where `nnlab data fetch mnist` puts them)",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "nnlab" / "data" / "mnist-mini.npz")
     args = parser.parse_args(argv)

@@ -1,7 +1,9 @@
-"""R5 (REFERENCE.md): the chain 784-1-1-1-1-10, vanishing and exploding.
+"""R5 (docs/protocols.md#r5): the chain 784-1-1-1-1-10, vanishing and exploding.
 
-    NNLAB_DATA=../shared/data python scripts/r5_chain.py [--vanishing-run RUN_DIR] [--out runs/r5-chain]
+    python scripts/r5_chain.py [--vanishing-run RUN_DIR] [--out runs/r5-chain]
         [--set KEY.PATH=VALUE ...]
+
+Needs full MNIST (`nnlab data fetch mnist`, or NNLAB_DATA naming a folder that holds it).
 
 For one neuron per layer, backpropagation is a product:
 

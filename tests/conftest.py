@@ -1,7 +1,9 @@
 """Shared fixtures.
 
-Full MNIST lives outside the repository, in ../shared/data (override with
-$NNLAB_SHARED_DATA); tests that need it are skipped when it is absent.
+Full MNIST is not in the repository. Tests that need it (marked ``mnist``) look for a folder
+holding ``mnist-idx/`` (the four IDX .gz files) and ``mnist.pkl.gz``: ``$NNLAB_SHARED_DATA``, else
+``shared/data`` beside the checkout (where the project's machines keep it); they are skipped
+when it is absent.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ def summary_without_wall(run_dir: Path) -> dict:
 
 
 def assert_same_results(a: Path, b: Path) -> None:
-    """Parameters, optimizer state, metrics rows (but ``seconds``), gradients.csv,
+    """Parameters (final and best epoch's), optimizer state, metrics rows (but ``seconds``), gradients.csv,
     activations.csv and the summary (but its wall time) bit for bit; both completed."""
-    for name in ("weights.npz", "optimizer.npz"):
+    for name in ("weights.npz", "weights-best.npz", "optimizer.npz"):
         wa, wb = load_npz(a / name), load_npz(b / name)
         assert wa.keys() == wb.keys()
         for k in wa:

@@ -1,7 +1,7 @@
 """Optimizers: one or two steps against numbers worked out by hand, the state they keep,
 convergence on a convex problem, and gradient clipping.
 
-Notation of REFERENCE.md: g = gradient, ε = learning rate. Gradients are passed as
+Notation of docs/protocols.md#engine: g = gradient, ε = learning rate. Gradients are passed as
 copies because ``update`` may consume them.
 """
 

@@ -1,5 +1,5 @@
 """The scripts behind docs/reproductions.md: verdicts.py (published numbers beside a sweep's, with
-REFERENCE.md's "How close is close") and r5_chain.py (the chain's factors w_j σ'(z_j))."""
+docs/protocols.md's "How close is close") and r5_chain.py (the chain's factors w_j σ'(z_j))."""
 
 from __future__ import annotations
 
@@ -165,3 +165,88 @@ def test_r4_table_counts_seeds_stuck_at_chance_apart_and_leaves_them_out_of_the_
     ]
     assert cells[2] == f"{statistics.mean(learned):.2f} ± {statistics.stdev(learned):.2f}"
     assert cells[3] == "4; stuck at chance 2 (seeds 1, 4)"
+
+
+# -- verdicts.py r2: the rule for untrained nets ---------------------------------------------
+def _set_best_accuracy(sweep: Path, value: float) -> None:
+    for f in (sweep / "members").glob("*/summary.json"):
+        s = json.loads(f.read_text())
+        s["best"]["validation_accuracy"] = value
+        f.write_text(json.dumps(s))
+
+
+def test_r2_counts_every_completed_seed_though_untrained_nets_sit_at_chance(tmp_path, capsys):
+    """R2 measures nets at initialization: their accuracy is chance by design and must not set them
+    aside (the R4 rule for seeds stuck at chance gave "nan ± nan" over 0 seeds here)."""
+    from synthetic_runs import delta
+
+    seeds = tuple(range(10))
+    sweep = write_sweep(tmp_path / "sweep", depths=(2,), seeds=seeds)
+    _set_best_accuracy(sweep, 0.098)
+    verdicts.r2([str(sweep)])
+    out = capsys.readouterr().out
+    assert "nan" not in out
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.splitlines()[2:]]
+    mine = [r for r in rows if r[0] == "784-30-30-10"]
+    for layer, row in zip((1, 2), mine):
+        values = [delta(layer, 0, s) for s in seeds]
+        assert row[1] == str(layer)
+        assert row[3] == f"{statistics.mean(values):.3g} ± {statistics.stdev(values):.2g}"
+        assert row[5] == "10"
+    assert mine[2][1:] == ["order 1 < 2 < ...", "", "in every seed", "", "10", ""]
+    # the other two networks of R2 have no run in this sweep: said so, not a row of nan
+    assert [r for r in rows if r[0] == "784-30-30-30-10"] == [
+        ["784-30-30-30-10", "", "0.012, 0.06, 0.283", "no completed run", "", "0", ""]
+    ]
+
+
+def test_r2_verdict_says_when_fewer_seeds_than_the_rule_asks(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(3,), seeds=(0, 1, 2))
+    verdicts.r2([str(sweep)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 784-30-30-30-10 | 1 |")]
+    assert rows and rows[0].endswith("(3 seeds; the rule asks for 10) |")
+
+
+def test_accuracy_tables_still_set_aside_seeds_stuck_at_chance(tmp_path):
+    sweep = write_sweep(tmp_path / "sweep", depths=(2,), seeds=(0, 1))
+    _set_best_accuracy(sweep, 0.098)
+    learned, other = verdicts.groups([str(sweep)])
+    assert learned == {} and other["784-30-30-10"] == {verdicts.STUCK: [0, 1]}
+    counted, other = verdicts.groups([str(sweep)], accuracy=False)
+    assert [r.seed for r in counted["784-30-30-10"]] == [0, 1] and other == {}
+
+
+# -- verdicts.py: the teaching tables --------------------------------------------------------
+def test_regularization_table_gap_is_final_train_minus_final_validation(tmp_path, capsys):
+    import yaml
+
+    sweep = write_sweep(tmp_path / "sweep", depths=(1,), seeds=(0,))
+    cfg_file = sweep / "members" / "m000" / "config.yaml"
+    cfg = yaml.safe_load(cfg_file.read_text())
+    cfg["regularization"] = {"l2": 5.0, "dropout": 0.5}
+    cfg_file.write_text(yaml.safe_dump(cfg))
+    verdicts.regularization([str(sweep)])
+    (row,) = capsys.readouterr().out.splitlines()[2:]
+    s = json.loads((sweep / "members" / "m000" / "summary.json").read_text())["final"]
+    train, valid = s["train_accuracy"], s["validation_accuracy"]
+    assert row == f"| 5 | 0.5 | {100 * train:.2f} | {100 * valid:.2f} | {100 * (train - valid):.2f} |"
+
+
+def test_activations_table_ratio_is_last_hidden_over_first_at_initialization(tmp_path, capsys):
+    from synthetic_runs import delta
+
+    sweep = write_sweep(tmp_path / "sweep", depths=(5,), seeds=(0,))
+    verdicts.activations([str(sweep)])
+    head, _, row = capsys.readouterr().out.splitlines()
+    assert head == "| activation | best validation % | ‖δ^1‖ | ‖δ^3‖ | ‖δ^5‖ | ‖δ^5‖ / ‖δ^1‖ |"
+    d1, d3, d5 = delta(1, 0), delta(3, 0), delta(5, 0)
+    assert row == f"| sigmoid | 80.00 | {d1:.3g} | {d3:.3g} | {d5:.3g} | {d5 / d1:.0f} |"
+
+
+def test_r4_stability_counts_the_diverged_seeds_per_network_and_learning_rate(tmp_path, capsys):
+    sweep = write_sweep(tmp_path / "sweep", depths=(1,), seeds=(0, 1, 2, 3))
+    for mid in ("m001", "m003"):
+        f = sweep / "members" / mid / "summary.json"
+        f.write_text(json.dumps({**json.loads(f.read_text()), "status": "diverged"}))
+    verdicts.r4_stability([str(sweep)])
+    assert capsys.readouterr().out.splitlines()[2:] == ["| 784-30-10 | 0.5 | 2 of 4 (seeds 1, 3) |"]

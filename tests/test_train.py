@@ -61,6 +61,7 @@ def test_run_directory_holds_every_file_of_the_contract(run):
         "summary.json",
         "accuracy.md",
         "weights.npz",
+        "weights-best.npz",
         "optimizer.npz",
         "checkpoint",
     }

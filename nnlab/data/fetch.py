@@ -39,7 +39,8 @@ MIRRORS = [
 MIRRORS_ENV = "NNLAB_MNIST_MIRRORS"
 
 # file stem -> (sha256, size in bytes) of the UNCOMPRESSED payload: the
-# official values (see ../shared/data/PROVENANCE.txt).
+# sha256 of the files as distributed at http://yann.lecun.com/exdb/mnist/, the values many
+# projects pin (nnlab/data/MNIST-MINI.md lists them too).
 PAYLOADS: dict[str, tuple[str, int]] = {
     "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
     "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
