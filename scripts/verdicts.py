@@ -6,6 +6,7 @@
     python scripts/verdicts.py r4-sigmoid runs/sweeps/<stamp>-depth-r4-sigmoid
     python scripts/verdicts.py r3 RUN_DIR...          (the R3 runs: norms at epoch 0 and 499)
     python scripts/verdicts.py r4-stability runs/sweeps/<stamp>-r4-stability
+    python scripts/verdicts.py r6 runs/sweeps/<stamp>-r6
 
 and the teaching tables of docs/reproductions.md (one seed per configuration):
 
@@ -55,6 +56,15 @@ MIN_SEEDS = 5  # accuracy (R1, R4)
 MIN_SEEDS_NORMS = 10  # gradient norms (R2)
 STUCK = "stuck at chance"
 CHANCE = 0.2  # best validation accuracy below this: the net never learned (10 classes: chance is ~0.1)
+
+
+# Nielsen ch. 6, by architecture and hidden activation; each published figure is the best of 3 runs
+R6 = {
+    ("dense100-dense10", "sigmoid"): 97.80,
+    ("conv20x5-pool2-dense100-dense10", "sigmoid"): 98.78,
+    ("conv20x5-pool2-conv40x5-pool2-dense100-dense10", "sigmoid"): 99.06,
+    ("conv20x5-pool2-conv40x5-pool2-dense100-dense10", "relu"): 99.23,
+}
 
 
 def _learned(run: Any) -> bool:
@@ -256,7 +266,48 @@ def regularization(paths: list[str]) -> None:
         )
 
 
+def at_best_validation(run: Any) -> tuple[float, int]:
+    """(test accuracy %, epoch) at the epoch of best validation accuracy, ties to the LATER epoch
+    (network3.SGD compares with >=), from metrics.csv."""
+    epochs, valid, test = (run.metrics.get(k) for k in ("epoch", "validation_accuracy", "test_accuracy"))
+    best = None
+    for e, v, t in zip(epochs, valid, test):
+        if e >= 1 and v == v and (best is None or v >= best[0]):
+            best = (v, t, int(e))
+    return 100 * best[1], best[2]
+
+
+def r6(paths: list[str]) -> None:
+    """Test accuracy at the best-validation epoch per network, mean ± std over seeds and the best seed."""
+    runs: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for m in _members(paths):
+        if m.run.status == "completed":
+            act = (m.run.config.get("model") or {}).get("activation")
+            runs[(m.run.architecture, act if isinstance(act, str) else str(act))].append(m.run)
+    print(
+        "| network | hidden | published | nnlab test % (mean ± std) | best seed | seeds | verdict | best epochs | wall per run |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---|---:|")
+    for (arch, act), pub in R6.items():
+        group = runs.get((arch, act))
+        if not group:
+            print(f"| {arch} | {act} | {pub:.2f} | not run | | 0 | | | |")
+            continue
+        tests = [at_best_validation(r) for r in group]
+        m, sd, n = mean_std(t for t, _ in tests)
+        verdict = "holds" if accuracy_holds(pub, m, sd) else "does not hold"
+        if n < MIN_SEEDS:
+            verdict += f" ({n} seed{'s' if n > 1 else ''}; the rule asks for {MIN_SEEDS})"
+        wall, _, _ = mean_std(r.wall_seconds for r in group)
+        epochs = ", ".join(str(e) for _, e in sorted(tests, key=lambda t: t[1]))
+        print(
+            f"| {arch} | {act} | {pub:.2f} | {pm(m, sd, n)} | {max(t for t, _ in tests):.2f} | {n} | {verdict}"
+            f" | {epochs} of {group[0].final_epoch} | {wall / 60:.0f} min |"
+        )
+
+
 TABLES = {
+    "r6": r6,
     "r1": lambda paths: r1_r4(paths, R1, best_only=False),
     "r2": r2,
     "r3": r3,

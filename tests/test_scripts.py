@@ -250,3 +250,16 @@ def test_r4_stability_counts_the_diverged_seeds_per_network_and_learning_rate(tm
         f.write_text(json.dumps({**json.loads(f.read_text()), "status": "diverged"}))
     verdicts.r4_stability([str(sweep)])
     assert capsys.readouterr().out.splitlines()[2:] == ["| 784-30-10 | 0.5 | 2 of 4 (seeds 1, 3) |"]
+
+
+def test_r6_takes_the_test_accuracy_at_the_later_of_tied_best_validation_epochs():
+    from types import SimpleNamespace
+
+    run = SimpleNamespace(
+        metrics={
+            "epoch": np.array([0.0, 1, 2, 3, 4]),
+            "validation_accuracy": np.array([0.1, 0.9, 0.95, 0.95, 0.94]),
+            "test_accuracy": np.array([0.1, 0.8, 0.85, 0.86, 0.99]),
+        }
+    )
+    assert verdicts.at_best_validation(run) == (pytest.approx(86.0), 3)  # network3: >= keeps the later epoch
