@@ -41,7 +41,7 @@ class LazyGroup(SuggestingGroup):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="nnlab")
 def cli() -> None:
-    """nnlab: train deep fully-connected networks and watch how each layer learns."""
+    """nnlab: train deep networks (fully-connected and convolutional) and watch how each layer learns."""
 
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
