@@ -73,7 +73,9 @@ def test_ctrl_c_starts_no_member_stops_the_running_ones_and_resume_finishes(tmp_
         while not list(runs.glob("sweeps/*/members/*/meta.json")):
             assert proc.poll() is None and time.monotonic() < end, proc.communicate()
             time.sleep(0.01)
-        time.sleep(0.2)  # the first members are training
+        while not list(runs.glob("sweeps/*/members/*/checkpoint/checkpoint.npz")):  # past their first epoch
+            assert proc.poll() is None and time.monotonic() < end, proc.communicate()
+            time.sleep(0.01)
         members = runs.glob("sweeps/*/members/*")
         before = {p.name for p in members}
         sent_at, t0 = dt.datetime.now(dt.timezone.utc), time.monotonic()
@@ -116,8 +118,20 @@ def test_ctrl_c_starts_no_member_stops_the_running_ones_and_resume_finishes(tmp_
     assert lines[-1] == f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}"
     assert not any(line.startswith("failed:") for line in lines), err
 
+    # a member stopped after its first checkpoint goes on from it on --resume; one stopped before starts again
+    checkpointed = {m for m in stopped if (sweep_dir / "members" / m / "checkpoint" / "checkpoint.npz").exists()}
+    assert checkpointed, "no member had a checkpoint when stopped"
+    epochs_before = {
+        m: json.loads((sweep_dir / "members" / m / "meta.json").read_text())["epochs_completed"] for m in checkpointed
+    }
     resumed = nnlab_sweep("--resume", str(sweep_dir), "-j", "2")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert set(statuses(sweep_dir).values()) == {"completed"}
     assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "completed"
+    for m in stopped:
+        meta = json.loads((sweep_dir / "members" / m / "meta.json").read_text())
+        assert ("resumed" in meta) == (m in checkpointed), m
+        if m in checkpointed:  # its history kept: the epochs before the stop are the same rows
+            rows = (sweep_dir / "members" / m / "metrics.csv").read_text().splitlines()
+            assert len(rows) == 1 + 1 + 40 and epochs_before[m] >= 1

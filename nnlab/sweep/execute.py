@@ -16,6 +16,7 @@ their next step and are recorded ``interrupted``; the executor then raises
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -44,7 +45,11 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM")
 def run_member(
     base: dict, overrides: Sequence[str], run_dir: str, name: str, should_stop: Callable[[], bool] | None = None
 ) -> Outcome:
-    """One member into ``run_dir`` (which must not exist). Never raises but for Ctrl-C.
+    """One member into ``run_dir``. Never raises but for Ctrl-C.
+
+    ``run_dir`` is new, or a folder ``continuable`` kept: a member stopped
+    mid-run that goes on from its last checkpoint (bit-identical to a run never
+    stopped) when its config.yaml is the one the member makes; else it starts again.
 
     In a local pool worker, a Ctrl-C is returned as the outcome ``interrupted``
     (recorded so in the member's run directory), and a member whose worker saw
@@ -64,6 +69,13 @@ def run_member(
             return dict(NOT_STARTED)
         hooks = [StopCheck(should_stop)] if should_stop is not None else []
         cfg = load_config(base, list(overrides), base_name=name)
+        if Path(run_dir).exists():
+            from nnlab.config import dump_config
+
+            if (Path(run_dir) / "config.yaml").read_text(encoding="utf-8") == dump_config(cfg):
+                result = run_experiment(None, resume=run_dir, display="quiet", hooks=hooks)
+                return {"status": result.status, "error": result.error}
+            shutil.rmtree(run_dir)  # made with another config: start again
         result = run_experiment(cfg, overrides=list(overrides), run_dir=run_dir, display="quiet", hooks=hooks)
         return {"status": result.status, "error": result.error}
     except KeyboardInterrupt:
@@ -260,8 +272,10 @@ Done = Callable[[str, Outcome], None]
 Stopping = Callable[[int], None]  # told once, after Ctrl-C, how many members are still running
 
 
-def prepare_dir(run_dir: Path) -> None:
-    """An unfinished member's folder is removed: the member starts again.
+def prepare_dir(run_dir: Path, keep_checkpointed: bool = False) -> None:
+    """An unfinished member's folder is removed, so the member starts again; with
+    ``keep_checkpointed`` (local runs), one that has a checkpoint is kept and the member
+    continues from it (``continuable``), as ``nnlab train --resume`` would.
 
     Refused (UserError) while another process still writes it: its lock is held.
     """
@@ -271,16 +285,26 @@ def prepare_dir(run_dir: Path) -> None:
         rd = RunDir(run_dir)
         rd.lock()
         try:
-            shutil.rmtree(run_dir)
+            if not (keep_checkpointed and continuable(run_dir)):
+                shutil.rmtree(run_dir)
         finally:
             rd.unlock()
+
+
+def continuable(run_dir: Path) -> bool:
+    """A member folder stopped mid-run (interrupted, or killed while running) with a checkpoint to go on from."""
+    try:
+        status = json.loads((run_dir / "meta.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return status in ("interrupted", "running") and (run_dir / "checkpoint" / "checkpoint.npz").is_file()
 
 
 def execute_inprocess(tasks: Sequence[Task], done: Done) -> None:
     """One member after the other in this process: Ctrl-C (or SIGTERM) interrupts the running one
     where it is (recorded ``interrupted``) and raises ``KeyboardInterrupt``, so no other starts."""
     for mid, base, overrides, run_dir, name in tasks:
-        prepare_dir(run_dir)
+        prepare_dir(run_dir, keep_checkpointed=True)
         done(mid, run_member(base, overrides, str(run_dir), name))
 
 
@@ -295,8 +319,10 @@ def _drive(
     halt: Callable[[], None],
     abandon: Callable[[], None],
     on_stop: Stopping | None,
+    prepare: Callable[[Path], None] = prepare_dir,
 ) -> None:
-    """Run ``tasks`` at most ``slots()`` at a time, each submitted only when a slot is free.
+    """Run ``tasks`` at most ``slots()`` at a time, each submitted only when a slot is free
+    (its folder readied by ``prepare`` first).
 
     After Ctrl-C or SIGTERM (to the sweep process, or reaching a member first) no
     member is submitted; ``halt()`` asks the running ones to stop at their next step,
@@ -314,7 +340,7 @@ def _drive(
         while queue or running:
             while queue and stop.at is None and len(running) < slots():
                 task = queue.pop(0)
-                prepare_dir(task[3])
+                prepare(task[3])
                 running[submit(task)] = task
             for handle in poll(list(running)):
                 mid = running.pop(handle)[0]
@@ -400,6 +426,7 @@ def execute_local(tasks: Sequence[Task], jobs: int, done: Done, on_stop: Stoppin
             halt=halt,
             abandon=abandon,
             on_stop=on_stop,
+            prepare=lambda run_dir: prepare_dir(run_dir, keep_checkpointed=True),  # this machine's folders
         )
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
