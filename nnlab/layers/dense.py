@@ -105,8 +105,9 @@ class Dense(Layer):
     def delta(self, dC_dout: np.ndarray) -> np.ndarray:
         """δ = ∂C/∂a ⊙ f'(z), with ∂C/∂a = ∂C/∂out ⊙ mask under dropout."""
         dC_da = dC_dout * self.mask if self.mask is not None else dC_dout
-        for k, g in self.activation.param_grads(self.z, dC_da).items():
-            self.activation_grads[k][...] = g
+        if self.activation_grads:  # PReLU's slopes; nothing to do (nor any dict to make) for the others
+            for k, g in self.activation.param_grads(self.z, dC_da).items():
+                self.activation_grads[k][...] = g
         return self.activation.backprop(self.z, self.a, dC_da)
 
     def backward_delta(self, delta: np.ndarray) -> np.ndarray | None:
