@@ -21,12 +21,12 @@ import numpy as np
 
 from nnlab.activations import make_activation
 from nnlab.config import Config, load_config
-from nnlab.config.layers import internal_shape
+from nnlab.config.layers import internal_shape, walk
 from nnlab.config.schema import model_input, model_layers
 from nnlab.costs import make_cost
 from nnlab.data import load_dataset, scale_pixels
 from nnlab.initializers import INITIALIZERS
-from nnlab.layers import LAYERS, Flatten
+from nnlab.layers import Flatten
 from nnlab.layers.base import LayerParts
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer, make_optimizer
@@ -52,14 +52,12 @@ def build_network(
     m = cfg.model
     dtype = np.dtype(cfg.training.dtype)
     specs = model_layers(cfg)
-    shape = internal_shape(model_input(cfg))
-    input_shape = shape
+    input_shape = internal_shape(model_input(cfg))
     layers = []
-    for i, spec in enumerate(specs):
-        if spec.kind == "dense" and len(shape) > 1:
+    for step in walk(input_shape, specs):
+        if step.flattened:
             layers.append(Flatten())
-            shape = layers[-1].output_shape(shape)
-        cls = LAYERS.get(spec.kind)
+        spec = step.spec
         parts = LayerParts(rng, dtype, dropout=spec.dropout or 0.0)
         if spec.activation is not None:
             parts.activation = make_activation(spec.activation.name, **spec.activation.params)
@@ -67,11 +65,10 @@ def build_network(
             w, b_ = spec.init_weights, spec.init_biases
             parts.weights = partial(INITIALIZERS.get(w.name), **w.params)
             parts.biases = partial(INITIALIZERS.get(b_.name), **b_.params)
-        following = specs[i + 1] if i + 1 < len(specs) else None
+        following = specs[step.index + 1] if step.index + 1 < len(specs) else None
         if following is not None and following.kind == "maxpool2d":
             parts.fan_out_divisor = following.hyper["size"] ** 2
-        layers.append(cls.create(shape, spec.hyper, parts))
-        shape = layers[-1].output_shape(shape)
+        layers.append(step.cls.create(step.shape_in, spec.hyper, parts))
     n = n_train if n_train is not None else cfg.data.n_train
     lam = cfg.regularization.l2
     cost = make_cost(m.cost, m.cost_reduction)

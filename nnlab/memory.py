@@ -29,6 +29,7 @@ replaces that figure: a cap on a shared machine, or a way past the guard.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -57,43 +58,25 @@ class LayerFootprint(NamedTuple):
 
 
 def layer_footprints(cfg: Config) -> list[LayerFootprint]:
-    """Each layer of the config's network, input side first, its shapes walked from ``model.input``."""
-    from nnlab.config.layers import internal_shape
+    """Each layer of the config's network, input side first, its shapes walked from ``model.input``;
+    each kind says what it holds (``Layer.footprint``), plus PReLU's slope per unit."""
+    from nnlab.config.layers import internal_shape, walk
     from nnlab.config.schema import model_input, model_layers
 
-    shape = internal_shape(model_input(cfg))
     out = []
-    for spec in model_layers(cfg):
-        hp = spec.hyper
-        if spec.kind == "dense":
-            n_in = _prod(shape)
-            slopes = hp["units"] if spec.activation is not None and spec.activation.name == "prelu" else 0
-            out.append(LayerFootprint(n_in * hp["units"] + hp["units"] + slopes, hp["units"]))
-            shape = (hp["units"],)
-        elif spec.kind == "conv2d":
-            (H, W, C), k, F = shape, hp["kernel"], hp["filters"]
-            shape = (H - k + 1, W - k + 1, F)
-            out.append(LayerFootprint(k * k * C * F + F, _prod(shape), shape[0] * shape[1] * k * k * C))
-        elif spec.kind == "maxpool2d":
-            p = hp["size"]
-            shape = (shape[0] // p, shape[1] // p, shape[2])
-            out.append(LayerFootprint(0, _prod(shape)))
-        else:  # flatten: a view
-            shape = (_prod(shape),)
+    for step in walk(internal_shape(model_input(cfg)), model_layers(cfg)):
+        n_params, n_out, n_work = step.cls.footprint(step.shape_in, **step.spec.hyper)
+        act = step.spec.activation
+        if act is not None and act.name == "prelu":
+            n_params += n_out
+        out.append(LayerFootprint(n_params, n_out, n_work))
     return out
-
-
-def _prod(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _n_inputs(cfg: Config) -> int:
     from nnlab.config.schema import model_input
 
-    return _prod(model_input(cfg))
+    return math.prod(model_input(cfg))
 
 
 def _architecture_key(cfg: Config) -> str:

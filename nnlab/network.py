@@ -34,7 +34,7 @@ import numpy as np
 
 from nnlab.costs import Cost
 from nnlab.fastpath import FlatParameters
-from nnlab.layers import Conv2D, Dense, Layer
+from nnlab.layers import Dense, Layer
 
 Params = dict[str, np.ndarray]
 
@@ -98,6 +98,7 @@ class Network:
             if local in layer.param_names
         }
         self.flat = FlatParameters.pack(self.layers, names) if fast else None
+        self._decay_buffers: dict[tuple[int, str], np.ndarray] = {}  # the plain path's L2 work buffers
         #: rows per forward pass when evaluating or probing (``evaluate``, the instruments)
         self.eval_rows = self.default_eval_rows()
         self._params: Params = {}
@@ -199,11 +200,11 @@ class Network:
         return self._grads
 
     def _decay_buffer(self, layer: Layer, name: str) -> np.ndarray:
-        buffers = self.__dict__.setdefault("_decay_buffers", {})
+        """A work buffer shaped like ``layer``'s parameter ``name`` for the plain path's L2, made once."""
         key = (id(layer), name)
-        if key not in buffers:
-            buffers[key] = np.empty_like(getattr(layer, name))
-        return buffers[key]
+        if key not in self._decay_buffers:
+            self._decay_buffers[key] = np.empty_like(getattr(layer, name))
+        return self._decay_buffers[key]
 
     def deltas(self) -> list[np.ndarray]:
         """Nielsen's δ^l as the mean bias gradient of each learning layer after ``backward``."""
@@ -264,9 +265,8 @@ class Network:
         estimate counts.
         """
         per_row = sum(3 * math.prod(shape) for shape in self.shapes)
-        for layer, shape in zip(self.layers, self.shapes):
-            if isinstance(layer, Conv2D):  # the patches: k·k·C numbers per output position
-                per_row += math.prod(layer.output_shape(shape)[:2]) * layer.kernel**2 * layer.channels
+        for layer, shape in zip(self.layers, self.shapes):  # and each layer's scratch: a conv layer's patches
+            per_row += layer.footprint(shape, **layer.hyperparams())[2]
         return max(1, min(10_000, self.EVAL_BUDGET // per_row))
 
     def evaluate(self, X: np.ndarray, y: np.ndarray, batch: int | None = None) -> tuple[float, float]:

@@ -98,7 +98,7 @@ class Run:
         """The kind of each weight layer 1..L: "dense" or "conv2d"."""
         if self.model_layers is None:
             return ["dense"] * self.n_layers
-        return [x.get("kind") for x in self.model_layers if x.get("kind") in WEIGHT_LAYERS]
+        return [x.get("kind") for x in self.model_layers if _numbered(x.get("kind"))]
 
     @property
     def architecture(self) -> str:
@@ -120,7 +120,7 @@ class Run:
         if self.sizes:
             return len(self.sizes) - 1
         if self.model_layers is not None:
-            return sum(x.get("kind") in WEIGHT_LAYERS for x in self.model_layers)
+            return sum(_numbered(x.get("kind")) for x in self.model_layers)
         layers = [l for table in (self.gradients, self.activations) for q in table.values() for l in q]
         return max(layers, default=0)
 
@@ -232,8 +232,11 @@ class Run:
         return self.layer_values("gradients", "delta_norm", at)
 
 
-#: layer kinds with weights: Nielsen's numbered layers 1..L
-WEIGHT_LAYERS = ("dense", "conv2d")
+def _numbered(kind: str | None) -> bool:
+    """A layer kind with weights, one of Nielsen's numbered layers 1..L (as the kind's class declares)."""
+    from nnlab.layers import LAYERS
+
+    return kind in LAYERS and LAYERS.get(kind).numbered
 
 
 def layer_label(layer: int, n_layers: int, kind: str = "dense", short: bool = False) -> str:

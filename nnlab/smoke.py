@@ -8,6 +8,7 @@ images (784 inputs, 10 classes) is refused in one line.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from nnlab.errors import UserError
@@ -25,9 +26,7 @@ def smoke_overrides(cfg: Config, label: str) -> list[str]:
     from nnlab.config.schema import model_input, model_layers
 
     info = dataset(DATASET)
-    n_inputs = 1
-    for n in model_input(cfg):
-        n_inputs *= n
+    n_inputs = math.prod(model_input(cfg))
     n_outputs = model_layers(cfg)[-1].hyper["units"]
     if n_inputs != info.n_inputs or n_outputs != info.n_classes:
         key, got = (

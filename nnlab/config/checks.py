@@ -7,6 +7,7 @@ loaded. Each returns ``(location, message)`` pairs.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from nnlab.config.parts import dataset, dataset_names
@@ -68,9 +69,7 @@ def layer_problems(cfg: Config, info: DatasetSpec) -> Problems:
     from nnlab.config.schema import model_input
 
     shape = model_input(cfg)
-    n = 1
-    for s in shape:
-        n *= s
+    n = math.prod(shape)
     if n != info.n_inputs:
         image = f" ({list(info.image)} as an image)" if info.image else ""
         found = (
@@ -83,17 +82,21 @@ def layer_problems(cfg: Config, info: DatasetSpec) -> Problems:
 
 
 def learned_activation_problems(cfg: Config) -> Problems:
-    """An activation with learned parameters (PReLU's slope per unit) on a conv layer: dense layers only."""
+    """An activation with learned parameters (PReLU's slope per unit) on a layer whose kind cannot carry
+    them (``Layer.learned_activation``: dense layers only)."""
     from nnlab.activations import ACTIVATIONS, Activation
+    from nnlab.config.layers import layer_kinds
     from nnlab.config.schema import model_layers
 
     errors: Problems = []
     for i, (given, spec) in enumerate(zip(cfg.model.layers, model_layers(cfg))):
-        act = spec.activation
-        if spec.kind != "conv2d" or act is None or ACTIVATIONS.get(act.name).init_params is Activation.init_params:
+        act, cls = spec.activation, layer_kinds()[spec.kind]
+        if cls.learned_activation or act is None or ACTIVATIONS.get(act.name).init_params is Activation.init_params:
             continue
         where = ("model", "layers", i, "activation") if given.activation is not None else ("model", "activation")
-        message = f"'{act.name}' learns a parameter per unit: dense layers only; conv layer {i} needs another"
+        message = (
+            f"'{act.name}' learns a parameter per unit: dense layers only; {cls.label_stem} layer {i} needs another"
+        )
         errors.append((where, message))
     return errors
 

@@ -20,7 +20,9 @@ pooling layer flattens its input itself.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, model_serializer
 from pydantic_core import PydanticCustomError
@@ -87,7 +89,7 @@ def parse_layer(value: Any) -> LayerSpec:
     if not isinstance(kind, str) or kind not in kinds:
         raise problem(unknown_name("layer kind", kind, list(kinds)), ("kind",))
     cls = kinds[kind]
-    settings = {"activation", "init"} & set(cls.settings) | ({"dropout"} & set(cls.settings))
+    settings = set(cls.settings)
     errors: list[tuple[tuple, str]] = []
     hyper: dict[str, Any] = {}
     fields: dict[str, Any] = {"kind": kind}
@@ -187,19 +189,47 @@ def internal_shape(input_shape: list[int]) -> tuple[int, ...]:
     return tuple(input_shape)
 
 
-def shape_problems(input_shape: list[int], layers: list[LayerSpec], n_classes: int | None) -> list[tuple[tuple, str]]:
-    """Walk the shapes from the input; a problem at the first layer that does not fit (and the output)."""
+class Step(NamedTuple):
+    """One layer on the way from the input to the output."""
+
+    index: int
+    spec: LayerSpec
+    cls: Any  # the layer kind's class
+    shape_in: tuple[int, ...]  # one example as the layer takes it (channels last)
+    shape_out: tuple[int, ...]
+    flattened: bool  # a flatten goes before it (it takes flat input and follows an image-shaped layer)
+
+
+def walk(input_shape: tuple[int, ...], layers: list[LayerSpec]) -> Iterator[Step]:
+    """Each layer with the shapes it takes and gives, from ``input_shape`` (channels last) on.
+
+    A layer that does not fit raises its ``ValueError`` (a ``ShapeError`` names the
+    hyperparameter at fault) with ``index`` set to its place in ``layers``.
+    """
     kinds = layer_kinds()
-    shape = internal_shape(input_shape)
+    shape = tuple(input_shape)
     for i, spec in enumerate(layers):
         cls = kinds[spec.kind]
-        if spec.kind == "dense" and len(shape) > 1:
-            shape = (int(_prod(shape)),)  # implicit flatten
+        flattened = cls.flat_input and len(shape) > 1
+        if flattened:
+            shape = (math.prod(shape),)
         try:
-            shape = cls.shape_after(shape, **spec.hyper)
-        except ValueError as err:  # a ShapeError names the hyperparameter that does not fit
-            key = getattr(err, "key", None)
-            return [(("layers", i, key) if key else ("layers", i), str(err))]
+            out = tuple(cls.shape_after(shape, **spec.hyper))
+        except ValueError as err:
+            err.index = i
+            raise
+        yield Step(i, spec, cls, shape, out, flattened)
+        shape = out
+
+
+def shape_problems(input_shape: list[int], layers: list[LayerSpec], n_classes: int | None) -> list[tuple[tuple, str]]:
+    """Walk the shapes from the input; a problem at the first layer that does not fit (and the output)."""
+    try:
+        for _ in walk(internal_shape(input_shape), layers):
+            pass
+    except ValueError as err:  # a ShapeError names the hyperparameter that does not fit
+        key = getattr(err, "key", None)
+        return [(("layers", err.index, key) if key else ("layers", err.index), str(err))]
     last = layers[-1]
     errors = []
     if last.kind != "dense":
@@ -211,10 +241,3 @@ def shape_problems(input_shape: list[int], layers: list[LayerSpec], n_classes: i
     if last.dropout:
         errors.append((("layers", len(layers) - 1, "dropout"), "the output layer takes no dropout"))
     return errors
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n

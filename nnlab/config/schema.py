@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from nnlab.config.checks import batch_problems, dataset_problems, dropout_problems, plural, raw_train_size
-from nnlab.config.layers import LayerSpec, parse_input, parse_layers
+from nnlab.config.layers import LayerSpec, layer_kinds, parse_input, parse_layers
 from nnlab.config.parts import (
     ActivationSpec,
     InitSpec,
@@ -174,7 +174,8 @@ class ModelConfig(Section):
         """Hidden layers of a ``sizes`` net; for ``layers``, the layers with weights before the output."""
         if self.sizes is not None:
             return len(self.sizes) - 2
-        return sum(spec.kind in ("dense", "conv2d") for spec in self.layers) - 1
+        kinds = layer_kinds()
+        return sum(kinds[spec.kind].numbered for spec in self.layers) - 1
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -407,15 +408,21 @@ class Config(Section):
 def model_input(cfg: Config) -> list[int]:
     """One example's shape as the user writes it: ``[n]`` or ``[channels, height, width]``.
 
-    Default: the dataset's image shape when a layer needs images (conv2d,
-    maxpool2d), else its number of inputs.
+    Default: the dataset's image shape when the first layer cannot take a flat
+    vector (a conv2d or maxpool2d layer), else its number of inputs.
     """
     m, info = cfg.model, dataset(cfg.data.dataset)
     if m.input is not None:
         return list(m.input)
-    if m.layers is not None and m.layers[0].kind not in ("dense", "flatten") and info.image:
-        return list(info.image)
-    return [m.sizes[0]] if m.sizes is not None else [info.n_inputs]
+    if m.sizes is not None:
+        return [m.sizes[0]]
+    first = m.layers[0]
+    try:
+        layer_kinds()[first.kind].shape_after((info.n_inputs,), **first.hyper)
+    except ValueError:  # it takes images
+        if info.image:
+            return list(info.image)
+    return [info.n_inputs]
 
 
 def model_layers(cfg: Config) -> list[LayerSpec]:
@@ -440,11 +447,13 @@ def model_layers(cfg: Config) -> list[LayerSpec]:
     for i, spec in enumerate(m.layers):
         last = i == len(m.layers) - 1
         fill: dict[str, Any] = {}
-        if spec.kind in ("dense", "conv2d"):
+        settings = layer_kinds()[spec.kind].settings  # what the kind takes, as its class declares
+        if "activation" in settings:
             fill["activation"] = spec.activation or (m.output if last else m.activation)
+        if "init" in settings:
             fill["init_weights"] = spec.init_weights or m.init.weights
             fill["init_biases"] = spec.init_biases or m.init.biases
-        if spec.kind == "dense":
+        if "dropout" in settings:
             fill["dropout"] = spec.dropout if spec.dropout is not None else (0.0 if last else default_dropout)
         out.append(spec.model_copy(update=fill))
     return out

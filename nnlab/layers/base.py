@@ -53,6 +53,10 @@ class Layer:
     hyper: dict[str, Hyper] = {}
     #: the per-layer settings it also takes from a config: "activation", "init", "dropout"
     settings: tuple[str, ...] = ()
+    #: takes one flat vector per example: after an image-shaped layer it gets a flatten first
+    flat_input = False
+    #: may carry an activation with learned parameters (PReLU's slope per unit)
+    learned_activation = False
 
     def __init__(self) -> None:
         self.input_grad = True  # the network sets False where ∂C/∂x is never needed
@@ -76,6 +80,12 @@ class Layer:
     def shape_after(cls, input_shape: Shape, **hyper) -> Shape:
         """The output shape of a layer of this kind with ``hyper`` (no layer needed: config checks use it)."""
         return tuple(input_shape)
+
+    @classmethod
+    def footprint(cls, input_shape: Shape, **hyper) -> tuple[int, int, int]:
+        """What a layer of this kind on ``input_shape`` holds: (parameters, outputs kept per example,
+        scratch numbers per example beyond them), for memory estimates and evaluation chunks."""
+        return 0, math.prod(cls.shape_after(input_shape, **hyper)), 0
 
     @classmethod
     def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Layer:

@@ -101,6 +101,13 @@ class Conv2D(Layer):
         return (H - k + 1, W - k + 1, filters)
 
     @classmethod
+    def footprint(cls, input_shape: Shape, filters: int, kernel: int) -> tuple[int, int, int]:
+        """W and b; outputs; the im2col patches: k·k·C numbers for each of the Ho·Wo positions."""
+        Ho, Wo, F = cls.shape_after(input_shape, filters, kernel)
+        k, C = kernel, input_shape[2]
+        return k * k * C * F + F, Ho * Wo * F, Ho * Wo * k * k * C
+
+    @classmethod
     def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Conv2D:
         C, k, F = input_shape[2], hyper["kernel"], hyper["filters"]
         W, b = parts.draw((k, k, C, F), k * k * C, F * k * k // parts.fan_out_divisor)
@@ -211,6 +218,10 @@ class Flatten(Layer):
     @classmethod
     def shape_after(cls, input_shape: Shape) -> Shape:
         return (n_units(input_shape),)
+
+    @classmethod
+    def footprint(cls, input_shape: Shape) -> tuple[int, int, int]:
+        return 0, 0, 0  # a view of its input: nothing of its own
 
     def forward(self, x: np.ndarray, train: bool = False, rng: np.random.Generator | None = None) -> np.ndarray:
         self.x_shape = x.shape

@@ -31,6 +31,8 @@ class Dense(Layer):
     numbered = True
     hyper = {"units": Hyper(int, ge=1, doc="output units")}
     settings = ("activation", "init", "dropout")
+    flat_input = True
+    learned_activation = True
 
     def __init__(self, W: np.ndarray, b: np.ndarray, activation: Activation, dropout: float = 0.0):
         super().__init__()
@@ -74,6 +76,11 @@ class Dense(Layer):
     @classmethod
     def shape_after(cls, input_shape: Shape, units: int) -> Shape:
         return (units,)
+
+    @classmethod
+    def footprint(cls, input_shape: Shape, units: int) -> tuple[int, int, int]:
+        (n_in,) = input_shape
+        return n_in * units + units, units, 0
 
     @classmethod
     def create(cls, input_shape: Shape, hyper: dict, parts: LayerParts) -> Dense:
