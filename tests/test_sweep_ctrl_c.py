@@ -73,7 +73,10 @@ def test_ctrl_c_starts_no_member_stops_the_running_ones_and_resume_finishes(tmp_
         while not list(runs.glob("sweeps/*/members/*/meta.json")):
             assert proc.poll() is None and time.monotonic() < end, proc.communicate()
             time.sleep(0.01)
-        while not list(runs.glob("sweeps/*/members/*/checkpoint/checkpoint.npz")):  # past their first epoch
+        # every worker busy (the members running when the signal comes), one of them past its first epoch
+        while len(list(runs.glob("sweeps/*/members/*/meta.json"))) < int(jobs) or not list(
+            runs.glob("sweeps/*/members/*/checkpoint/checkpoint.npz")
+        ):
             assert proc.poll() is None and time.monotonic() < end, proc.communicate()
             time.sleep(0.01)
         members = runs.glob("sweeps/*/members/*")
