@@ -263,3 +263,30 @@ def test_r6_takes_the_test_accuracy_at_the_later_of_tied_best_validation_epochs(
         }
     )
     assert verdicts.at_best_validation(run) == (pytest.approx(86.0), 3)  # network3: >= keeps the later epoch
+
+
+# -- r6_speed.py ----------------------------------------------------------------------------
+r6_speed = load_script("r6_speed")
+
+
+def test_r6_speed_prints_each_hidden_layers_delta_from_the_csv_and_draws_both_runs(tmp_path, capsys):
+    from synthetic_runs import delta, write_run
+
+    fc = write_run(tmp_path / "fc", sizes=(784, 100, 100, 100, 10), epochs=3, seed=0)
+    other = write_run(tmp_path / "other", sizes=(784, 30, 30, 30, 10), epochs=4, seed=2)
+    out = tmp_path / "fig.png"
+    assert r6_speed.main([str(fc), str(other), "--out", str(out)]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()[2:6]]
+    for row, (seed, epoch) in zip(rows, [(0, 1), (0, 3), (2, 1), (2, 4)]):
+        assert row[1].strip() == f"epoch {epoch}"
+        values = [float(cell.split(":")[1]) for cell in row[2:5]]
+        assert values == [float(f"{delta(l, epoch, seed):.3g}") for l in (1, 2, 3)]
+        assert float(row[5]) == pytest.approx(delta(3, epoch, seed) / delta(1, epoch, seed), abs=0.005)
+    assert out.stat().st_size > 10_000
+
+
+def test_r6_speed_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
+    missing = tmp_path / "missing"
+    assert r6_speed.main([str(missing), str(missing), "--out", str(tmp_path / "f.png")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {missing}")
+    assert not (tmp_path / "f.png").exists()
