@@ -79,6 +79,8 @@ class Recorder(Hook):
         self.best_epoch: int | None = None
         self.best_params: dict[str, np.ndarray] | None = None
         self.saved_best: int | None = None
+        #: told exactly what the tables get, as they get it (``rows(table, rows)``, ``metrics(row)``)
+        self.listeners: list[Any] = []
 
     def wall(self) -> float:
         return self.wall_before + (time.perf_counter() - self.t0)
@@ -90,6 +92,8 @@ class Recorder(Hook):
     def _flush(self) -> None:
         for table, rows in self.pending.items():
             self.rundir.append(table, long_rows(rows, self.rundir.labelled))
+            for listener in self.listeners:
+                listener.rows(table, rows)
         self.pending.clear()
 
     def _metrics_row(self, state: TrainState, metrics: dict[str, float], seconds: float) -> None:
@@ -97,6 +101,8 @@ class Recorder(Hook):
         row.update(epoch=state.epoch, step=state.step, seconds=seconds, lr=state.optimizer.learning_rate)
         self.history.append(row)
         self.rundir.append("metrics", [[row[k] for k in METRICS_COLUMNS]])
+        for listener in self.listeners:
+            listener.metrics(row)
 
     def on_train_start(self, state: TrainState) -> None:
         if state.step == 0:
@@ -314,8 +320,12 @@ def _experiment(cfg, overrides, config_file, runs_dir, run_dir, display, hooks, 
         config_file = meta.get("config_file")
     elif not isinstance(cfg, Config):
         cfg = load_config(cfg, list(overrides))
-    # a network too large for this machine is refused before anything is allocated
-    check_fits(cfg, config_file or (f"{resume}/config.yaml" if resume is not None else "config"))
+    where = config_file or (f"{resume}/config.yaml" if resume is not None else "config")
+    check_fits(cfg, where)  # a network too large for this machine is refused before anything is allocated
+    if cfg.output.tensorboard:  # a missing optional package: refused before any folder exists
+        from nnlab.tensorboard import require
+
+        require(where)
     data = build_data(cfg)  # UserError if missing: before any folder exists
     rng = np.random.default_rng(cfg.training.seed)
     try:
@@ -371,6 +381,12 @@ def _run(
         instruments.append(ActivationStats(sink, X_probe, y_probe, ins.gradients_every_steps))
     if ins.batch_stats:
         instruments.append(BatchStats(sink, ins.batch_stats_every))
+    writers: list[Hook] = []
+    if cfg.output.tensorboard:
+        from nnlab.tensorboard import TensorBoardWriter
+
+        writers.append(TensorBoardWriter(rundir.path, X_probe, y_probe))
+        recorder.listeners.append(writers[-1])
 
     start = dict(start_epoch=0, start_step=0, opt_state=None)
     if resuming:
@@ -401,7 +417,7 @@ def _run(
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
     train_on = train_label(cfg.instruments.train_metrics)
     show = Display(display, cfg.name, train=train_on)
-    all_hooks = [*instruments, *extra.values(), recorder, *hooks, show]
+    all_hooks = [*instruments, *extra.values(), recorder, *writers, *hooks, show]
     recorder.t0 = time.perf_counter()
     status, error, state = "completed", None, None
     try:
@@ -428,6 +444,8 @@ def _run(
         rundir.meta["traceback"] = traceback.format_exc()
     finally:
         show.stop()
+        for w in writers:
+            w.close()
     recorder.discard_pending()  # rows of an unfinished epoch
     summary = summarize(recorder.history, kept, status, recorder.wall())
     if state is not None and state.stop and status == "completed":

@@ -651,7 +651,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     (
         "resume-with-a-config",
         lambda tmp: config()(tmp)[:2] + ["--resume", "runs"],
-        ["--resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config"],
+        ["--resume RUN_DIR takes no CONFIG, --set, --name, --tensorboard or --smoke: the run keeps its own config"],
     ),
     (
         "resume-truncated-checkpoint",

@@ -209,7 +209,7 @@ def test_resume_takes_no_config_or_overrides(tmp_path):
     out = CliRunner().invoke(cli, ["train", QUICK, "--resume", str(tmp_path)])
     assert out.exit_code == 2
     assert out.output == (
-        "error: --resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config\n"
+        "error: --resume RUN_DIR takes no CONFIG, --set, --name, --tensorboard or --smoke: the run keeps its own config\n"
     )
 
 

@@ -46,6 +46,16 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def tensorboard_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--tensorboard``, the same flag on every command that trains: output.tensorboard: true."""
+    return click.option(
+        "--tensorboard",
+        is_flag=True,
+        help="Also write TensorBoard event files into each run directory (output.tensorboard: true; needs"
+        ' pip install "nnlab[tensorboard]").',
+    )(fn)
+
+
 JOBS_HELP = "Worker processes: a whole number >= 1 (1 runs in-process), or auto for one per core (the default)."
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from nnlab.cli.common import JOBS_HELP, parse_jobs, user_errors
+from nnlab.cli.common import JOBS_HELP, parse_jobs, tensorboard_option, user_errors
 
 
 class SweepProgress:
@@ -148,8 +148,11 @@ class SweepProgress:
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
 @click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
+@tensorboard_option
 @user_errors
-def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, smoke, dry_run, no_plots, quiet):
+def sweep(
+    sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, smoke, dry_run, no_plots, quiet, tensorboard
+):
     """Run a family of configs: a sweep file or a shipped sweep's name.
 
     SWEEP is a sweep file or the name of a sweep shipped with nnlab (e.g. depth;
@@ -167,7 +170,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     """
     from nnlab.errors import UserError
     from nnlab.sweep import run as runner
-    from nnlab.sweep.expand import check_data, check_memory, expand, shadowed_keys
+    from nnlab.sweep.expand import check_data, check_memory, check_packages, expand, shadowed_keys
     from nnlab.sweep.spec import load_spec
     from nnlab.text import plural
 
@@ -182,9 +185,10 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
     elif scheduler:
         raise UserError(f"--scheduler {scheduler}: only with --executor dask")
     if resume:
-        if sweep or sets or grids or seeds or smoke:
+        if sweep or sets or grids or seeds or smoke or tensorboard:
             raise UserError(
-                "--resume SWEEP_DIR takes no SWEEP, --set, --grid, --seeds or --smoke: the sweep keeps its members"
+                "--resume SWEEP_DIR takes no SWEEP, --set, --grid, --seeds, --tensorboard or --smoke:"
+                " the sweep keeps its members"
             )
         _, spec, members = runner.reopen(Path(resume))
         sweep_dir = Path(resume)
@@ -192,6 +196,8 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             check_data(spec, members)
             check_memory(spec, members, min(jobs, len(members)))
     else:
+        if tensorboard:
+            sets = (*sets, "output.tensorboard=true")
         spec = load_spec(sweep, sets=sets, grid_args=grids, seeds=seeds)
         if smoke:
             _smoke(spec, quiet or dry_run)
@@ -215,6 +221,7 @@ def sweep(sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume
             return
         if executor == "local":  # a missing dataset or too little memory: refused before the sweep folder is made
             check_data(spec, members)
+            check_packages(spec, members)
             check_memory(spec, members, min(jobs, len(members)))
         if smoke and runs_dir is None:
             from nnlab.io import make_temp_dir

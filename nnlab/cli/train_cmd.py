@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from nnlab.cli.common import user_errors
+from nnlab.cli.common import tensorboard_option, user_errors
 from nnlab.errors import UserError
 
 
@@ -73,8 +73,9 @@ def _load(config: str, overrides: list[str], smoke: bool, quiet: bool):
 @click.option("--name", help="Run name (default: the config's name).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and the run directory.")
 @click.option("--plain", is_flag=True, help="Plain one-line-per-epoch output even on a terminal.")
+@tensorboard_option
 @user_errors
-def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain):
+def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain, tensorboard):
     """Train the network CONFIG declares and write a run directory.
 
     CONFIG is a YAML file, or the name of a config shipped with nnlab
@@ -89,10 +90,14 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
     overrides = list(overrides)
     if name:
         overrides.append(f"name={name}")
+    if tensorboard:
+        overrides.append("output.tensorboard=true")
     display = "quiet" if quiet else ("plain" if plain else "auto")
     if resume:
         if config or overrides or smoke:
-            raise UserError("--resume RUN_DIR takes no CONFIG, --set, --name or --smoke: the run keeps its own config")
+            raise UserError(
+                "--resume RUN_DIR takes no CONFIG, --set, --name, --tensorboard or --smoke: the run keeps its own config"
+            )
         result = _run(lambda: run_experiment(None, resume=resume, display=display))
         sys.exit(result.exit_code)
     if not config:

@@ -349,6 +349,7 @@ class InstrumentsConfig(Section):
 class OutputConfig(Section):
     runs_dir: Annotated[str, BeforeValidator(text("a folder path"))] = "runs"
     checkpoint_every: Int1 = 1
+    tensorboard: Flag = False  # event files in RUN_DIR/tensorboard (nnlab.tensorboard; needs nnlab[tensorboard])
 
 
 # -- the whole config ------------------------------------------------------------

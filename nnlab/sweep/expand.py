@@ -155,6 +155,14 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
         raise UserError(*errors)
 
 
+def check_packages(spec: SweepSpec, members: list[Member]) -> None:
+    """A UserError when members ask for an optional package this environment lacks (output.tensorboard)."""
+    if any(load_config(spec.base, m.overrides, base_name=spec.name).output.tensorboard for m in members):
+        from nnlab.tensorboard import require
+
+        require(spec.label)
+
+
 def check_memory(spec: SweepSpec, members: list[Member], jobs: int) -> None:
     """A UserError when a member needs more memory than a run may use here, or the ``jobs``
     largest members together do (local runs: checked before the sweep folder is made)."""
