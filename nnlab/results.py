@@ -231,6 +231,46 @@ class Run:
         """layer -> ||δ^l|| at initialization or at the last recorded step (gradients.csv)."""
         return self.layer_values("gradients", "delta_norm", at)
 
+    def csv_label(self, layer: int) -> str:
+        """The layer's label as the CSVs' ``label`` column writes it: ``dense1``, ``conv2``, ``output``."""
+        if layer == self.n_layers:
+            return "output"
+        kinds = self.layer_kinds
+        kind = kinds[layer - 1] if 0 < layer <= len(kinds) else "dense"
+        from nnlab.layers import LAYERS
+
+        stem = LAYERS.get(kind).label_stem if kind in LAYERS else None
+        return f"{stem or kind}{layer}"
+
+    # --- pandas views (nnlab.frames; pandas is imported on first use) ---------
+    @property
+    def metrics_df(self):
+        """metrics.csv as a DataFrame, one row per epoch."""
+        from nnlab import frames
+
+        return frames.metrics(self)
+
+    @property
+    def gradients_df(self):
+        """gradients.csv in tidy form: step, epoch, layer, label, quantity, value."""
+        from nnlab import frames
+
+        return frames.long(self, "gradients")
+
+    @property
+    def activations_df(self):
+        """activations.csv in tidy form: step, epoch, layer, label, quantity, value."""
+        from nnlab import frames
+
+        return frames.long(self, "activations")
+
+    @property
+    def epochs_df(self):
+        """One row per epoch: the metrics and each ``<quantity>/<label>`` at the epoch's end."""
+        from nnlab import frames
+
+        return frames.per_epoch(self)
+
 
 def _numbered(kind: str | None) -> bool:
     """A layer kind with weights, one of Nielsen's numbered layers 1..L (as the kind's class declares)."""
@@ -412,6 +452,32 @@ class Sweep:
     @property
     def runs(self) -> list[Run]:
         return [m.run for m in self.members]
+
+    @property
+    def members_df(self):
+        """One row per finished member: id, seed, the swept keys, status, final and best results."""
+        from nnlab import frames
+
+        return frames.sweep_members(self)
+
+    @property
+    def metrics_df(self):
+        """Every member's metrics rows, with member, seed and the swept keys in front."""
+        from nnlab import frames
+
+        return frames.sweep_long(self, "metrics")
+
+    @property
+    def gradients_df(self):
+        from nnlab import frames
+
+        return frames.sweep_long(self, "gradients")
+
+    @property
+    def activations_df(self):
+        from nnlab import frames
+
+        return frames.sweep_long(self, "activations")
 
 
 def load_sweep(path: str | Path) -> Sweep:

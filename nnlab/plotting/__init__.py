@@ -8,6 +8,10 @@ import matplotlib; drawing does.
     from nnlab.results import load_run
     from nnlab.plotting import plot_run
     written, notes = plot_run(load_run("runs/..."), "runs/.../plots")
+
+In a notebook, one figure as a matplotlib Figure (shown inline):
+
+    nnlab.plotting.figure("speed_of_learning", nnlab.load_run("runs/..."))
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ __all__ = [
     "plot_comparison",
     "plot_activations",
     "write_specs",
+    "figure",
 ]
 
 
@@ -63,6 +68,31 @@ def run_specs(run: Run) -> tuple[list[FigureSpec], list[str]]:
 
 def compare_specs(keys: Sequence[str], groups: Sequence[Group]) -> tuple[list[FigureSpec], list[str]]:
     return _collect((name, lambda f=f: f(keys, groups)) for name, f in COMPARE_FIGURES.items())
+
+
+def figure(name: str, data: Run | Sequence[Run] | Sweep):
+    """The matplotlib Figure of one of ``nnlab plot``'s figures, by name.
+
+    ``data``: a Run for a run figure (``RUN_FIGURES``: speed_of_learning,
+    gradient_norms, accuracy, ...), several runs or a Sweep for a comparison
+    figure (``COMPARE_FIGURES``). A figure whose data the run lacks raises
+    ``SkipFigure`` with the note ``nnlab plot`` prints.
+    """
+    from nnlab.plotting.draw import draw
+
+    if name in RUN_FIGURES:
+        if not isinstance(data, Run):
+            raise TypeError(f"{name} draws one run; got {type(data).__name__}")
+        return draw(RUN_FIGURES[name](data))
+    if name in COMPARE_FIGURES:
+        keys, groups = group_sweep(data) if isinstance(data, Sweep) else group_runs(list(data))
+        return draw(COMPARE_FIGURES[name](keys, groups))
+    import difflib
+
+    names = [*RUN_FIGURES, *COMPARE_FIGURES]
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"unknown figure {name!r}{hint}; figures: {', '.join(names)}")
 
 
 def write_specs(specs: Sequence[FigureSpec], outdir: str | Path, fmt: str = "png") -> list[Path]:
