@@ -107,12 +107,7 @@ class Run:
             return "-".join(str(s) for s in self.sizes)
         if self.model_layers is None:
             return "?"
-        short = {
-            "conv2d": lambda x: f"conv{x.get('filters')}x{x.get('kernel')}",
-            "maxpool2d": lambda x: f"pool{x.get('size', 2)}",
-            "dense": lambda x: f"dense{x.get('units')}",
-        }
-        return "-".join(short.get(x.get("kind"), lambda x: str(x.get("kind")))(x) for x in self.model_layers)
+        return layers_label(self.model_layers)
 
     @property
     def n_layers(self) -> int:
@@ -270,6 +265,17 @@ class Run:
         from nnlab import frames
 
         return frames.per_epoch(self)
+
+
+def layers_label(layers: list[Any]) -> str:
+    """config model.layers in a few characters: conv20x5-pool2-dense100-dense10."""
+    short = {
+        "conv2d": lambda x: f"conv{x.get('filters')}x{x.get('kernel')}",
+        "maxpool2d": lambda x: f"pool{x.get('size', 2)}",
+        "dense": lambda x: f"dense{x.get('units')}",
+    }
+    layers = [x if isinstance(x, dict) else {"kind": x} for x in layers]
+    return "-".join(short.get(x.get("kind"), lambda x: str(x.get("kind")))(x) for x in layers)
 
 
 def _numbered(kind: str | None) -> bool:
@@ -559,6 +565,35 @@ def differing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -
     return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
 
 
+def describing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -> list[str]:
+    """The config keys that tell ``runs`` apart, as a reader wants them (labels, report columns).
+
+    ``differing_keys`` less the settings that do not apply: a key missing from
+    some runs' configs and equal wherever it is present (adam's ``rho1`` beside
+    an sgd run, a leaky slope beside a sigmoid) is left out when the other keys
+    already tell those runs apart; it stays when they do not (``clip_norm``
+    absent in one run and 5 in another, nothing else differing).
+    """
+    runs = list(runs)
+    flats = [flatten(r.config) for r in runs]
+    keys = differing_keys(runs, ignore)
+
+    def values(k: str, present_only: bool) -> set[str]:
+        return {json.dumps(f.get(k), sort_keys=True) for f in flats if not present_only or f.get(k) is not None}
+
+    chosen = [k for k in keys if len(values(k, present_only=True)) > 1]
+    for k in keys:
+        if k in chosen:
+            continue
+        seen: dict[str, set[str]] = {}  # runs alike on the chosen keys: does k still tell them apart?
+        for f in flats:
+            alike = json.dumps([f.get(c) for c in chosen], sort_keys=True, default=str)
+            seen.setdefault(alike, set()).add(json.dumps(f.get(k), sort_keys=True))
+        if any(len(v) > 1 for v in seen.values()):
+            chosen.append(k)
+    return [k for k in keys if k in chosen]
+
+
 def config_value(run: Run, key: str) -> Any:
     return flatten(run.config).get(key)
 
@@ -567,8 +602,15 @@ def format_value(key: str, value: Any) -> str:
     """A config value as a short label: model.sizes [784, 30, 10] -> "784-30-10"."""
     if isinstance(value, list) and all(isinstance(v, (int, float)) for v in value):
         return "-".join(str(v) for v in value)
+    if key == "model.layers" and isinstance(value, list):
+        return layers_label(value)
+    if isinstance(value, dict) and "name" in value:  # {name: leaky_relu, slope: 0.1} -> leaky_relu(slope=0.1)
+        rest = ", ".join(f"{k}={format_value(k, v)}" for k, v in value.items() if k != "name")
+        return f"{value['name']}({rest})" if rest else str(value["name"])
     if isinstance(value, float):
         return f"{value:g}"
+    if value is None:
+        return "none"
     return str(value)
 
 
@@ -588,4 +630,10 @@ def point_label(point: dict[str, Any]) -> str:
     if len(point) == 1:
         ((k, v),) = point.items()
         return format_value(k, v)
-    return ", ".join(f"{k.split('.')[-1]}={format_value(k, v)}" for k, v in point.items())
+    return ", ".join(f"{_short_key(k)}={format_value(k, v)}" for k, v in point.items())
+
+
+def _short_key(key: str) -> str:
+    """The last part of a dotted key, or the section for a name: optimizer.name -> optimizer."""
+    parts = key.split(".")
+    return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]

@@ -214,7 +214,7 @@ def test_sweep_comparison(tmp_path):
     result = CliRunner().invoke(cli, ["plot", str(sweep_dir), "--format", "pdf"])
     assert result.exit_code == 0, result.output
     paths = [Path(p) for p in result.stdout.split()]
-    assert paths == [sweep_dir / "plots" / "compare_accuracy.pdf", sweep_dir / "plots" / "compare_initial_delta.pdf"]
+    assert paths == [sweep_dir / "plots" / f"{name}.pdf" for name in figures.COMPARE_FIGURES]
     assert all(p.read_bytes()[:5] == b"%PDF-" for p in paths)
     assert "sweep member m008: skipped, unfinished" in result.stderr
 
@@ -229,7 +229,7 @@ def test_several_runs_grouped_by_what_differs(tmp_path):
     out = tmp_path / "cmp"
     result = CliRunner().invoke(cli, ["plot", *map(str, dirs), "--out", str(out), "--format", "svg"])
     assert result.exit_code == 0, result.output
-    assert [Path(p).name for p in result.stdout.split()] == ["compare_accuracy.svg", "compare_initial_delta.svg"]
+    assert [Path(p).name for p in result.stdout.split()] == [f"{name}.svg" for name in figures.COMPARE_FIGURES]
     assert (out / "compare_accuracy.svg").read_text().lstrip().startswith("<?xml")
 
 
@@ -352,3 +352,81 @@ def test_short_configuration_labels_stay_level_and_apart(tmp_path):
     assert all(t.get_rotation() == 0 for t in labels)
     a, b = (t.get_window_extent() for t in labels)
     assert not a.overlaps(b)
+
+
+# -- comparisons: what differs, and lines only where they mean something ---------------------
+
+
+def test_settings_of_another_optimizer_are_not_what_differs(tmp_path):
+    sgd = {"optimizer": {"name": "sgd", "learning_rate": 0.5}}
+    adam = {"optimizer": {"name": "adam", "learning_rate": 0.001, "rho1": 0.9, "rho2": 0.999, "delta": 1e-08}}
+    runs = []
+    for i, (opt, act) in enumerate([(sgd, "sigmoid"), (adam, "sigmoid"), (sgd, "relu")]):
+        runs.append(
+            load_run(write_run(tmp_path / f"r{i}", activation=act, config_extra={"optimizer": opt["optimizer"]}))
+        )
+    keys, groups = figures.group_runs(runs)
+    assert keys == ["model.activation", "optimizer.learning_rate", "optimizer.name"]  # no rho1, rho2, delta
+    assert [g.label for g in groups] == [
+        "activation=sigmoid, learning_rate=0.5, optimizer=sgd",
+        "activation=sigmoid, learning_rate=0.001, optimizer=adam",
+        "activation=relu, learning_rate=0.5, optimizer=sgd",
+    ]
+    # unrelated configurations: their points are not joined by a line
+    spec = figures.compare_accuracy(keys, groups)
+    assert all(s.style.get("linestyle") == "none" for s in spec.panels[0].series if s.kind == "errorbar")
+
+
+def test_a_setting_absent_in_one_run_and_set_in_another_is_what_differs_when_nothing_else_does(tmp_path):
+    a = load_run(write_run(tmp_path / "a"))
+    b = load_run(write_run(tmp_path / "b", config_extra={"regularization.clip_norm": 5.0}))
+    keys, groups = figures.group_runs([a, b])
+    assert keys == ["regularization.clip_norm"] and [g.label for g in groups] == ["none", "5"]
+
+
+def test_a_two_key_sweep_draws_one_line_per_value_of_the_second_key(tmp_path):
+    dirs = []
+    for i, (sizes, init) in enumerate(
+        [(s, w) for w in ("nielsen", "large") for s in ((784, 30, 10), (784, 30, 30, 10), (784, 30, 30, 30, 10))]
+    ):
+        for seed in (0, 1):
+            dirs.append(
+                write_run(tmp_path / f"r{i}-{seed}", sizes=sizes, seed=seed, config_extra={"model.init.weights": init})
+            )
+    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    assert keys == ["model.init.weights", "model.sizes"]
+    spec = figures.compare_accuracy(keys, groups)
+    assert [p.title.split()[0] for p in spec.panels] == ["Final", "Best"]
+    best = spec.panels[1]
+    assert [lab for _, lab in best.xticks] == ["nielsen", "large"]  # the first key along x
+    lines = [s for s in best.series if s.kind == "errorbar"]
+    assert [s.label for s in lines] == ["784-30-10", "784-30-30-10", "784-30-30-30-10"]
+    for s in lines:
+        assert len(s.x) == 2 and s.style["linestyle"] == "none"  # init names are not ordered: no line between
+        g = next(g for g in groups if g.point["model.sizes"] == [int(v) for v in s.label.split("-")])
+        want = np.mean([r.summary["best"]["validation_accuracy"] for r in g.runs])
+        assert s.y[0] == pytest.approx(want)
+
+
+def test_overlays_draw_each_configurations_per_epoch_mean(tmp_path):
+    from synthetic_runs import val_acc
+
+    dirs = [
+        write_run(tmp_path / f"{act}{seed}", activation=act, seed=seed, epochs=3)
+        for act in ("sigmoid", "relu")
+        for seed in (0, 1)
+    ]
+    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    acc = figures.overlay_accuracy(keys, groups).panels[0]
+    sig = acc.get("sigmoid (mean of 2)")
+    assert same(sig.x, [0, 1, 2, 3])
+    assert sig.y[2] == pytest.approx(np.mean([val_acc(2, 3, s) for s in (0, 1)]))
+    speed = figures.overlay_speed_of_learning(keys, groups)
+    assert [p.title for p in speed.panels] == [
+        "hidden layer 1 (l = 1)",
+        "hidden layer 2 (l = 2)",
+        "hidden layer 3 (l = 3)",
+    ]
+    assert speed.sharey and all(p.logy for p in speed.panels)
+    relu = speed.panels[1].get("relu (mean of 2)")
+    assert relu.y[3] == pytest.approx(np.mean([delta(2, 3, s) for s in (0, 1)]))

@@ -20,7 +20,8 @@ from nnlab.results import (
     Run,
     Sweep,
     config_value,
-    differing_keys,
+    describing_keys,
+    format_value,
     mean_std,
     point_label,
 )
@@ -255,8 +256,12 @@ class Group:
 
 
 def group_runs(runs: Sequence[Run]) -> tuple[list[str], list[Group]]:
-    """(keys that differ, groups in first-seen order): runs whose configs differ only in seed/name share a group."""
-    keys = differing_keys(runs)
+    """(keys that tell the runs apart, groups in first-seen order): runs differing only in seed/name share a group.
+
+    The keys are ``describing_keys``: settings that do not apply to every run
+    (adam's ``rho1`` beside sgd) are not among them when other keys differ.
+    """
+    keys = describing_keys(runs)
     groups: dict[str, Group] = {}
     for r in runs:
         point = {k: config_value(r, k) for k in keys}
@@ -279,42 +284,108 @@ def _xlabel(keys: Sequence[str]) -> str:
     return ", ".join(keys)
 
 
+def _ordered(values: Sequence[Any]) -> bool:
+    """Values a line may join: numbers, or lists of numbers (model.sizes: deeper to the right)."""
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values) or all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) for x in v) for v in values
+    )
+
+
+def _accuracy_series(part: str, x: np.ndarray, groups: Sequence[Group], label: str, style: dict) -> list[Series]:
+    """mean ± std of ``part`` validation accuracy per group at x, and each run as a faint dot."""
+    stats = [mean_std([r.result(part, "validation_accuracy") for r in g.runs]) for g in groups]
+    mean = Series(
+        label, x, np.array([s[0] for s in stats]), kind="errorbar", yerr=np.array([s[1] for s in stats]), style=style
+    )
+    px = [xi for xi, g in zip(x, groups) for _ in g.runs]
+    py = [r.result(part, "validation_accuracy") for g in groups for r in g.runs]
+    dots = Series(
+        None,
+        np.array(px, dtype=float),
+        np.array([np.nan if v is None else v for v in py], dtype=float),
+        kind="scatter",
+        style={"color": style.get("color"), "alpha": 0.35},
+    )
+    return [mean, dots]
+
+
 def compare_accuracy(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
-    """Final and best validation accuracy per configuration: mean ± std over seeds, each run as a dot."""
+    """Final and best validation accuracy per configuration: mean ± std over seeds, each run as a dot.
+
+    One key: the configurations along x, joined by a line only when the key's
+    values are ordered (numbers, layer sizes). Two keys crossed (the second
+    varies at some value of the first): the first along x and one line per
+    value of the second, a panel each for final and best. Otherwise: the
+    configurations along x, unjoined.
+    """
     if not groups:
         raise SkipFigure("accuracy comparison: skipped, no finished runs")
-    x = np.arange(len(groups), dtype=float)
-    series = []
-    for part, color in (("final", "C0"), ("best", "C1")):
-        stats = [mean_std([r.result(part, "validation_accuracy") for r in g.runs]) for g in groups]
-        dx = -0.08 if part == "final" else 0.08
-        series.append(
-            Series(
-                f"{part} validation (mean ± std)",
-                x + dx,
-                np.array([s[0] for s in stats]),
-                kind="errorbar",
-                yerr=np.array([s[1] for s in stats]),
-                style={"color": color},
-            )
-        )
-        px = [xi + dx for xi, g in zip(x, groups) for _ in g.runs]
-        py = [r.result(part, "validation_accuracy") for g in groups for r in g.runs]
-        py = [np.nan if v is None else v for v in py]
-        series.append(
-            Series(None, np.array(px), np.array(py, dtype=float), kind="scatter", style={"color": color, "alpha": 0.35})
-        )
     n = sorted({len(g.runs) for g in groups})
     seeds = f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}"
+    per = f"({seeds} run{'s' if n[-1] > 1 else ''} per configuration)"
+    ylabel = "validation accuracy (% classified correctly)"
+    grid = _grid(keys, groups)
+    if grid is not None:
+        xs, lines = grid
+        joined = _ordered(xs)
+        panels = []
+        for part in ("final", "best"):
+            series = []
+            for i, (value, row) in enumerate(lines):
+                at = np.array(sorted(row), dtype=float) + 0.06 * (i - (len(lines) - 1) / 2)
+                style = {"color": f"C{i % 10}", "linestyle": "-" if joined else "none"}
+                series += _accuracy_series(part, at, [row[j] for j in sorted(row)], format_value(keys[1], value), style)
+            panels.append(
+                Panel(
+                    title=f"{part.capitalize()} validation accuracy {per}",
+                    xlabel=_xlabel(keys[:1]),
+                    ylabel=ylabel,
+                    series=series,
+                    percent_y=True,
+                    xticks=[(i, format_value(keys[0], x)) for i, x in enumerate(xs)],
+                    legend_title=keys[1],
+                )
+            )
+        width = max(6.4, 1.1 * len(xs) + 2)
+        return FigureSpec("compare_accuracy", None, panels, ncols=2, sharey=True, panel_size=(width, 4.8))
+    x = np.arange(len(groups), dtype=float)
+    joined = len(keys) == 1 and _ordered([g.point[keys[0]] for g in groups])
+    series = []
+    for part, color in (("final", "C0"), ("best", "C1")):
+        dx = -0.08 if part == "final" else 0.08
+        style = {"color": color, "linestyle": "-" if joined else "none"}
+        series += _accuracy_series(part, x + dx, groups, f"{part} validation (mean ± std)", style)
     panel = Panel(
-        title=f"Validation accuracy ({seeds} run{'s' if n[-1] > 1 else ''} per configuration)",
+        title=f"Validation accuracy {per}",
         xlabel=_xlabel(keys),
-        ylabel="validation accuracy (% classified correctly)",
+        ylabel=ylabel,
         series=series,
         percent_y=True,
         xticks=[(xi, g.label) for xi, g in zip(x, groups)],
     )
     return FigureSpec("compare_accuracy", None, [panel], ncols=1, panel_size=(max(6.4, 1.3 * len(groups) + 2), 4.8))
+
+
+def _grid(keys: Sequence[str], groups: Sequence[Group]) -> tuple[list[Any], list[tuple[Any, dict[int, Group]]]] | None:
+    """Two keys: (values of the first, first-seen order; per value of the second, {index along x: group}), or None."""
+    if len(keys) != 2 or len(groups) < 2:
+        return None
+
+    def key(v: Any) -> str:
+        return json.dumps(v, sort_keys=True, default=str)
+
+    xs: dict[str, Any] = {}
+    lines: dict[str, tuple[Any, dict[int, Group]]] = {}
+    for g in groups:
+        a, b = g.point.get(keys[0]), g.point.get(keys[1])
+        xs.setdefault(key(a), a)
+        lines.setdefault(key(b), (b, {}))[1][list(xs).index(key(a))] = g
+    if len(lines) < 2 or len(xs) < 2:
+        return None
+    per_x = [sum(i in row for _, row in lines.values()) for i in range(len(xs))]
+    if max(per_x) < 2:  # the second key never varies at a fixed first one (R4: epochs follow depth): no grid
+        return None
+    return list(xs.values()), list(lines.values())
 
 
 def compare_initial_delta(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
@@ -359,9 +430,89 @@ def compare_initial_delta(keys: Sequence[str], groups: Sequence[Group]) -> Figur
     return FigureSpec("compare_initial_delta", None, [panel], ncols=1, panel_size=(7.0, 4.8))
 
 
+def _per_epoch_mean(pairs: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over runs at each epoch all of them reached; each run's (epochs, values), last value per epoch."""
+    tables = [dict(zip(e.astype(int).tolist(), v.tolist())) for e, v in pairs]
+    common = sorted(set.intersection(*(set(t) for t in tables))) if tables else []
+    return np.array(common, dtype=float), np.array([np.nanmean([t[e] for t in tables]) for e in common])
+
+
+def _curve_label(g: Group) -> str:
+    return g.label + (f" (mean of {len(g.runs)})" if len(g.runs) > 1 else "")
+
+
+def overlay_accuracy(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
+    """Validation accuracy and loss against epoch, one line per configuration (the mean over its seeds)."""
+    panels = []
+    for column, title, percent in (
+        ("validation_accuracy", "Validation accuracy", True),
+        ("validation_loss", "Validation loss (the configured cost, L2 included)", False),
+    ):
+        series = []
+        for g in groups:
+            pairs = [(r.epochs, r.metrics[column]) for r in g.runs if r.has_metric(column)]
+            if pairs:
+                x, y = _per_epoch_mean(pairs)
+                series.append(Series(_curve_label(g), x, y))
+        if series:
+            panels.append(
+                Panel(
+                    title=title,
+                    xlabel=EPOCH_LABEL,
+                    ylabel="% classified correctly" if percent else "loss",
+                    series=series,
+                    percent_y=percent,
+                    integer_x=True,
+                    legend_title=_xlabel(keys) if keys else None,
+                )
+            )
+    if not panels:
+        raise SkipFigure("accuracy curves: skipped, the runs have no validation metrics")
+    return FigureSpec("overlay_accuracy", "Learning curves by configuration", panels, ncols=2, panel_size=(6.4, 4.6))
+
+
+def overlay_speed_of_learning(keys: Sequence[str], groups: Sequence[Group]) -> FigureSpec:
+    """‖δˡ‖ against epoch, one panel per hidden layer l, one line per configuration; one shared log axis."""
+    layers = sorted({l for g in groups for r in g.runs for l in r.hidden_layers})
+    panels = []
+    for l in layers:
+        series, title = [], None
+        for g in groups:
+            data = [r.gradients.get("delta_norm", {}).get(l) for r in g.runs if l in r.hidden_layers]
+            data = [d for d in data if d is not None and len(d.values)]
+            if data:
+                x, y = _per_epoch_mean([(d.epochs, d.values) for d in data])
+                series.append(Series(_curve_label(g), x, y))
+                title = title or g.runs[0].layer_label(l)
+        if series:
+            panels.append(
+                Panel(
+                    title=f"{title} (l = {l})",
+                    xlabel=EPOCH_LABEL,
+                    ylabel=DELTA_LABEL + ", log scale",
+                    series=series,
+                    logy=True,
+                    integer_x=True,
+                    legend_title=_xlabel(keys) if keys else None,
+                )
+            )
+    if not panels:
+        raise _no_data("speed of learning by configuration", "delta_norm", "gradients.csv", "instruments.gradients")
+    return FigureSpec(
+        "overlay_speed_of_learning",
+        "Speed of learning by configuration: each hidden layer's ‖δˡ‖ (same log scale in every panel)",
+        panels,
+        ncols=min(len(panels), 3),
+        sharey=True,
+        panel_size=(5.2, 4.2),
+    )
+
+
 COMPARE_FIGURES = {
     "compare_accuracy": compare_accuracy,
     "compare_initial_delta": compare_initial_delta,
+    "overlay_accuracy": overlay_accuracy,
+    "overlay_speed_of_learning": overlay_speed_of_learning,
 }
 
 
