@@ -370,7 +370,7 @@ class DataConfig(Section):
     @property
     def options(self) -> dict[str, Any]:
         """The section as a mapping: what a file dataset reads its file with."""
-        return {k: getattr(self, k) for k in self.model_fields}
+        return {k: getattr(self, k) for k in type(self).model_fields}
 
     @property
     def spec(self) -> DatasetSpec:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.data import files, mnist
+from nnlab.data.sources import SOURCES
 from nnlab.errors import UserError
 from nnlab.registry import Registry
 
@@ -182,6 +183,14 @@ def _load_mnist(split: str, data_dir: Path | None) -> Dataset:
     return Dataset("mnist", train, validation, Split(*test), source=source, image=(1, 28, 28))
 
 
+def _load_fashion_mnist(split: str, data_dir: Path | None) -> Dataset:
+    source = SOURCES["fashion-mnist"]
+    where = mnist.find_idx(data_dir if data_dir is not None else default_data_dir(), source)
+    (X, y), test = mnist.load_idx_folder(where, source)
+    train, validation = _carve(Split(X, y), split)
+    return Dataset("fashion-mnist", train, validation, Split(*test), source=f"IDX files in {where}", image=(1, 28, 28))
+
+
 def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
     parts = {name: Split(*arrays) for name, arrays in mnist.load_mini().items()}
     return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)", image=(1, 28, 28))
@@ -193,6 +202,10 @@ DATASETS.register("mnist")(
 # mnist-mini's parts are fixed prefixes of Nielsen's three parts: no other split
 DATASETS.register("mnist-mini")(
     DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini, image=(1, 28, 28))
+)
+# Zalando's 28x28 grey images of 10 kinds of clothing, MNIST's format and sizes: split like MNIST
+DATASETS.register("fashion-mnist")(
+    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_fashion_mnist, image=(1, 28, 28))
 )
 # the user's own data: the spec is read from the file data.path names (nnlab/data/files.py)
 DATASETS.register("npz")(FileDataset("npz"))
