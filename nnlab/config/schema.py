@@ -357,7 +357,11 @@ class DataConfig(Section):
             if not own:
                 errors.append(((key,), f"is for data.dataset npz or csv (your own data), not {self.dataset}"))
             elif key in CSV_KEYS and self.dataset != "csv":
-                why = "an npz file holds its own X_validation/X_test arrays" if key != "label_column" else "npz has y_"
+                why = (
+                    "an npz file holds its own X_validation/X_test arrays"
+                    if key != "label_column"
+                    else "npz has y_ arrays"
+                )
                 errors.append(((key,), f"is for data.dataset csv only ({why})"))
         if own and self.path is None:
             errors.append(
