@@ -160,9 +160,13 @@ def _pixels(X: np.ndarray) -> bool:
 def _existing(path: Any, key: str) -> Path:
     path = Path(str(path)).expanduser()
     where = "" if key == "data.path" else f" ({key})"
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except (OSError, ValueError) as err:  # a name too long, say
+        raise UserError(f"{path}: cannot be read as a file{where} ({err})") from None
+    if not exists:
         raise UserError(f"{path}: no such file{where}")
-    if not path.is_file():
+    if not is_file:
         raise UserError(f"{path}: not a file{where}; give the data file itself")
     return path
 
@@ -285,9 +289,12 @@ def read_parts(kind: str, options: Mapping[str, Any]) -> Parts:
     if options.get("path") is None:
         raise UserError(f"data.path: missing; data.dataset {kind} reads the file data.path names")
     path = _existing(options["path"], "data.path")
-    stamp = []
+    stamp = []  # the files as they are now: a file changed since is read again
     for p in (path, *(options.get(f"{q}_path") for q in ("validation", "test"))):
-        st = os.stat(p) if p is not None and Path(str(p)).expanduser().is_file() else None
+        try:
+            st = os.stat(Path(str(p)).expanduser()) if p is not None else None
+        except (OSError, ValueError):
+            st = None  # said when the file is opened
         stamp.append((str(p), st.st_size, st.st_mtime_ns) if st else None)
     key = tuple((k, options.get(k)) for k in OPTION_KEYS)
     return _read_parts(kind, path, tuple(stamp), key)
