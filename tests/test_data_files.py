@@ -289,3 +289,21 @@ def test_a_two_member_sweep_on_npz(npz, tmp_path):
     members = [p for p in (sweep / "members").iterdir() if (p / "summary.json").is_file()]
     assert len(members) == 2
     assert invoke("report", str(sweep)).exit_code == 0
+
+
+def test_csv_problems_name_the_file_they_are_in(tmp_path):
+    train = tmp_path / "train.csv"
+    train.write_text("\ufefflabel,a\n0,0.5\n1,1.5\n0,2.5\n1,3.5\n")  # a byte-order mark, as Excel writes
+    empty = tmp_path / "empty.csv"
+    empty.write_text("label,a\n")
+    with pytest.raises(UserError) as err:
+        load_dataset("csv", data_dir=empty)
+    assert str(err.value) == f"{empty}: X_train has no examples; every part needs at least one"
+    test = tmp_path / "test.csv"
+    test.write_text("label,a\n0,1.0\n2,2.0\n")
+    with pytest.raises(UserError) as err:
+        load_dataset("csv", data_dir=train, options={"test_path": str(test), "validation_fraction": 0.25})
+    assert str(err.value) == f"{test}: y_test holds label 2; the training labels are 0..1"
+    with pytest.raises(UserError) as err:
+        load_dataset("csv", data_dir=train, options={"validation_path": str(tmp_path / "nope.csv")})
+    assert str(err.value) == f"{tmp_path / 'nope.csv'}: no such file (data.validation_path)"

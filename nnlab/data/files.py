@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -67,7 +68,7 @@ def _fail(path: Path | str, what: str) -> UserError:
 # -- reading -------------------------------------------------------------------------
 
 
-def _npz_arrays(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _npz_arrays(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, Path]]:
     """``{part: (X, y)}`` for the parts the npz file holds."""
     if not zipfile.is_zipfile(path):
         raise _fail(path, "not an npz file; data.dataset npz reads arrays saved with numpy.savez (a zip of .npy files)")
@@ -102,40 +103,44 @@ def _npz_arrays(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             missing, given = (f"X_{part}", f"y_{part}") if X is None else (f"y_{part}", f"X_{part}")
             why = "the training examples are required" if part == "train" else f"{given} needs it"
             raise _fail(path, f"has no array {missing} ({why}); it holds {', '.join(names) or 'no arrays'}")
-        parts[part] = (X, y)
+        parts[part] = (X, y, path)
     return parts
 
 
 def _csv_table(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(X float64 (n, d), labels float64 (n,), feature names) from one CSV file."""
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with open(path, encoding="utf-8-sig", newline="") as f:
             header = f.readline()
     except UnicodeDecodeError:
         raise _fail(
             path, "not a CSV file (not UTF-8 text); data.dataset csv reads a header row and rows of numbers"
         ) from None
-    columns = [c.strip() for c in header.rstrip("\r\n").split(",")]
+    columns = [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
     if not header.strip() or len(columns) < 2:
         raise _fail(path, "needs a header row naming the label column and at least one feature column, comma-separated")
     if label_column not in columns:
         raise _fail(path, f"has no column {label_column!r} (data.label_column); its columns: {', '.join(columns[:12])}")
     try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": an empty part, said below
+            table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8")
     except ValueError as err:
         detail = str(err).rstrip(".")
         raise _fail(path, f"{detail}; every cell after the header must be a number") from None
-    if table.shape[0] and table.shape[1] != len(columns):
-        raise _fail(path, f"rows have {table.shape[1]} cells, the header {len(columns)} columns")
     i = columns.index(label_column)
     features = [c for j, c in enumerate(columns) if j != i]
-    return np.delete(table, i, axis=1).reshape(len(table), len(features)), table[:, i], features
+    if table.size == 0:  # a header and no rows: an empty part, said where the parts are checked
+        return np.zeros((0, len(features))), np.zeros(0), features
+    if table.shape[1] != len(columns):
+        raise _fail(path, f"rows have {table.shape[1]} cells, the header {len(columns)} columns")
+    return np.delete(table, i, axis=1), table[:, i], features
 
 
-def _csv_arrays(path: Path, options: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _csv_arrays(path: Path, options: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray, Path]]:
     label_column = str(options.get("label_column") or DEFAULT_LABEL_COLUMN)
     X, y, features = _csv_table(path, label_column)
-    parts = {"train": (X, y)}
+    parts = {"train": (X, y, path)}
     for part in ("validation", "test"):
         other = options.get(f"{part}_path")
         if other is None:
@@ -146,10 +151,10 @@ def _csv_arrays(path: Path, options: Mapping[str, Any]) -> dict[str, tuple[np.nd
             raise _fail(
                 other, f"has columns {', '.join(names[:12])}; must have those of {path}: {', '.join(features[:12])}"
             )
-        parts[part] = (X_p, y_p)
+        parts[part] = (X_p, y_p, other)
     # whole numbers 0..255 everywhere: raw pixels, scaled like MNIST's
-    if all(_pixels(X_p) for X_p, _ in parts.values()):
-        parts = {p: (X_p.astype(np.uint8), y_p) for p, (X_p, y_p) in parts.items()}
+    if all(_pixels(X_p) for X_p, _, _ in parts.values()):
+        parts = {p: (X_p.astype(np.uint8), y_p, f) for p, (X_p, y_p, f) in parts.items()}
     return parts
 
 
@@ -175,7 +180,10 @@ def _existing(path: Any, key: str) -> Path:
 
 
 def _features(path: Path, part: str, X: np.ndarray) -> np.ndarray:
-    """X as uint8 pixels or float64, refused unless numbers, finite, non-empty."""
+    """X as uint8 pixels or float64, refused unless numbers, finite, non-empty.
+
+    (A CSV file's values are named as an npz file's are: X_train, y_test, ...)
+    """
     name = f"X_{part}"
     if X.dtype.kind not in "biuf":
         raise _fail(path, f"{name} holds {X.dtype} values; X must hold numbers (uint8 pixels, integers or floats)")
@@ -213,8 +221,9 @@ def _labels(path: Path, part: str, y: np.ndarray, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _classes(path: Path, y: dict[str, np.ndarray]) -> int:
+def _classes(paths: dict[str, Path], y: dict[str, np.ndarray]) -> int:
     """n: the training labels must be exactly 0..n-1 (n >= 2); the other parts' within them."""
+    path = paths["train"]
     present = np.unique(y["train"])
     n = int(present[-1]) + 1
     if present[0] < 0 or len(present) != n or n < 2:
@@ -227,7 +236,7 @@ def _classes(path: Path, y: dict[str, np.ndarray]) -> int:
         if part in y:
             outside = y[part][(y[part] < 0) | (y[part] >= n)]
             if outside.size:
-                raise _fail(path, f"y_{part} holds label {int(outside[0])}; the training labels are 0..{n - 1}")
+                raise _fail(paths[part], f"y_{part} holds label {int(outside[0])}; the training labels are 0..{n - 1}")
     return n
 
 
@@ -304,10 +313,10 @@ def read_parts(kind: str, options: Mapping[str, Any]) -> Parts:
 def _read_parts(kind: str, path: Path, stamp: tuple, key: tuple) -> Parts:
     options = dict(key)
     arrays = _npz_arrays(path) if kind == "npz" else _csv_arrays(path, options)
-    X = {p: _features(path, p, X_p) for p, (X_p, _) in arrays.items()}
-    y = {p: _labels(path, p, y_p, len(X[p])) for p, (_, y_p) in arrays.items()}
+    X = {p: _features(f, p, X_p) for p, (X_p, _, f) in arrays.items()}
+    y = {p: _labels(f, p, y_p, len(X[p])) for p, (_, y_p, f) in arrays.items()}
     image = _image(path, X)
-    n_classes = _classes(path, y)
+    n_classes = _classes({p: f for p, (_, _, f) in arrays.items()}, y)
     carved = _carve(path, X, y, options)
     X = {p: X_p.reshape(len(X_p), -1) for p, X_p in X.items()}
     for arr in (*X.values(), *y.values()):
