@@ -10,7 +10,8 @@ from ``weights.npz`` (the last epoch) and ``weights-best.npz`` (the epoch of
 best validation accuracy), both with ``allow_pickle=False``. Other data is
 given the way a config gives it (``data.*`` keys); it must fit the network
 (inputs and classes), which the config checks say in one line.
-``confusion[i, j]`` counts the examples of true class ``i`` predicted as ``j``.
+``confusion[i, j]`` counts the examples of true class ``i`` predicted as ``j``;
+``mistakes`` lists the most confidently misclassified examples (for a grid of them).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nnlab.errors import UserError
 
 PARTS = ("test", "validation", "train")
 WEIGHTS = (("final", "weights.npz"), ("best", "weights-best.npz"))
+MISTAKES = 25  # the most confidently misclassified examples kept (for a figure of them)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class WeightsResult:
     file: str
     epoch: int | None
     confusion: np.ndarray
+    #: the most confident mistakes, most confident first: (example index, true class, predicted, a^L of it)
+    mistakes: tuple[tuple[int, int, int, float], ...] = ()
 
     @property
     def n(self) -> int:
@@ -64,11 +68,15 @@ class WeightsResult:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """``X``: the examples evaluated, as the network saw them (rows; ``image`` their shape, if images)."""
+
     run: Path
     dataset: str
     source: str
     part: str
     results: list[WeightsResult]
+    X: np.ndarray | None = None
+    image: tuple[int, int, int] | None = None
 
     @property
     def n_classes(self) -> int:
@@ -137,9 +145,15 @@ def evaluate_run(
         except (ValueError, OSError) as err:
             raise UserError(f"{path}: cannot be loaded into the run's network ({err})") from None
         epoch = (summary.get(which) or {}).get("epoch")
-        results.append(WeightsResult(which, name, epoch, confusion_matrix(y, net.predict(X), net.n_outputs)))
+        proba = net.predict_proba(X)
+        predicted = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(X)), predicted]
+        wrong = np.flatnonzero(predicted != y)
+        top = wrong[np.argsort(-confidence[wrong], kind="stable")[:MISTAKES]]
+        mistakes = tuple((int(i), int(y[i]), int(predicted[i]), float(confidence[i])) for i in top)
+        results.append(WeightsResult(which, name, epoch, confusion_matrix(y, predicted, net.n_outputs), mistakes))
     spec = cfg.data.spec
-    return Evaluation(run_dir, spec.title or cfg.data.dataset, data.source, part, results)
+    return Evaluation(run_dir, spec.title or cfg.data.dataset, data.source, part, results, X, spec.image)
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -163,6 +177,9 @@ def to_dict(ev: Evaluation) -> dict[str, Any]:
                 "per_class_accuracy": r.per_class,
                 "class_counts": r.class_counts,
                 "confusion": r.confusion.tolist(),
+                "most_confident_mistakes": [
+                    {"index": i, "true": t, "predicted": p, "output": a} for i, t, p, a in r.mistakes
+                ],
             }
             for r in ev.results
         },

@@ -141,3 +141,15 @@ def test_weights_holding_python_objects_are_refused_not_unpickled(run, tmp_path)
     out = invoke(copy)
     assert out.exit_code == 2
     assert out.output.startswith(f"error: {copy / 'weights.npz'}: cannot be loaded into the run's network (")
+
+
+def test_mistakes_are_the_wrong_predictions_most_confident_first(run):
+    ev = evaluate_run(run)
+    final = ev.results[0]
+    assert 0 < len(final.mistakes) == final.n - final.correct  # fewer than 25 here: all of them
+    y_test = np.load(run.parent.parent / "blobs.npz")["y_test"]
+    outputs = [a for _, _, _, a in final.mistakes]
+    assert outputs == sorted(outputs, reverse=True) and all(1 / 3 <= a <= 1 for a in outputs)
+    for i, true, predicted, _ in final.mistakes:
+        assert true == y_test[i] != predicted and final.confusion[true, predicted] > 0
+    assert ev.X.shape == (50, 4) and ev.image is None
