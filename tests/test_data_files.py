@@ -261,6 +261,10 @@ def test_train_on_npz_learns_the_blobs_and_reports_on_the_run(npz, tmp_path):
     assert (run / "gradients.csv").is_file() and (run / "weights-best.npz").is_file()
     report = invoke("report", str(run), "--format", "json")
     assert report.exit_code == 0, report.output
+    assert json.loads(report.output)  # the run reads like any other
+    plot = invoke("plot", str(run))
+    assert plot.exit_code == 0, plot.output
+    assert (run / "plots" / "speed_of_learning.png").is_file()
 
 
 def test_a_conv_net_trains_on_image_shaped_npz(tmp_path):
