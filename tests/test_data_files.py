@@ -311,3 +311,22 @@ def test_csv_problems_name_the_file_they_are_in(tmp_path):
     with pytest.raises(UserError) as err:
         load_dataset("csv", data_dir=train, options={"validation_path": str(tmp_path / "nope.csv")})
     assert str(err.value) == f"{tmp_path / 'nope.csv'}: no such file (data.validation_path)"
+
+
+def test_data_info_describes_an_own_file(npz, tmp_path):
+    result = invoke("data", "info", str(npz))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{npz}: data.dataset npz, {npz}",
+        "  parts: 80 train, 20 validation, 20 test examples",
+        "  one example: a vector of 6 (6 inputs); values: numbers used as they are",
+        "  classes: 3 (training examples per class: 27, 27, 26)",
+        "  a dense net for it: model.sizes: [6, ..., 3]",
+    ]
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, X_train=X6)
+    result = invoke("data", "info", str(bad))
+    assert (result.exit_code, result.output) == (
+        2,
+        f"error: {bad}: has no array y_train (the training examples are required); it holds X_train\n",
+    )

@@ -160,12 +160,20 @@ def fetch(dataset: str, data_dir: Path | None, mirrors: tuple[str, ...], timeout
 
 
 @data.command("info")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dir", "data_dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", help=DIR_HELP)
+@click.option("--label-column", metavar="NAME", default=None, help="A CSV FILE's label column [default: label].")
 @user_errors
-def info(data_dir: Path | None) -> None:
-    """Show which dataset files the data folder holds and whether they verify."""
+def info(file: Path | None, data_dir: Path | None, label_column: str | None) -> None:
+    """Show which dataset files the data folder holds and whether they verify,
+    or what nnlab reads from your own FILE (.npz or .csv): its parts, example shape and classes.
+    """
     from rich.console import Console
     from rich.table import Table
+
+    if file is not None:
+        _file_info(file, label_column)
+        return
 
     from nnlab.data.datasets import default_data_dir, load_dataset
     from nnlab.data.fetch import inspect_idx
@@ -207,3 +215,25 @@ def info(data_dir: Path | None) -> None:
         click.echo(f"dataset 'fashion-mnist' loads from {find_idx(data_dir, fashion)}")
     except UserError:
         click.echo("dataset 'fashion-mnist' is not available: run `nnlab data fetch fashion-mnist` to get it")
+
+
+def _file_info(file: Path, label_column: str | None) -> None:
+    """What data.dataset npz/csv would read from ``file`` (checked as a run checks it)."""
+    import numpy as np
+
+    from nnlab.data.datasets import load_dataset
+    from nnlab.errors import UserError
+
+    kind = {".npz": "npz", ".csv": "csv"}.get(file.suffix.lower())
+    if kind is None:
+        raise UserError(f"{file}: own data is a .npz or .csv file")
+    ds = load_dataset(kind, data_dir=file, options={"label_column": label_column})
+    X = ds.train.X
+    shape = f"an image {list(ds.image)} (channels, height, width)" if ds.image else f"a vector of {X.shape[1]}"
+    values = "uint8 pixels, divided by data.pixel_scale" if X.dtype == np.uint8 else "numbers used as they are"
+    click.echo(f"{file}: data.dataset {kind}, {ds.source}")
+    click.echo(f"  parts: {len(ds.train)} train, {len(ds.validation)} validation, {len(ds.test)} test examples")
+    click.echo(f"  one example: {shape} ({X.shape[1]} inputs); values: {values}")
+    counts = np.bincount(ds.train.y, minlength=ds.n_classes)
+    click.echo(f"  classes: {ds.n_classes} (training examples per class: {', '.join(map(str, counts))})")
+    click.echo(f"  a dense net for it: model.sizes: [{X.shape[1]}, ..., {ds.n_classes}]")
