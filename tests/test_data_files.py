@@ -199,7 +199,7 @@ def test_bad_csv_cells_and_columns(tmp_path):
     with pytest.raises(UserError) as err:
         load_dataset("csv", data_dir=path)
     assert str(err.value).startswith(f"{path}: could not convert string 'x' to float64 at row 1, column 2")
-    assert str(err.value).endswith("; every cell after the header must be a number")
+    assert str(err.value).endswith("; every row needs one number per column of the header")
     with pytest.raises(UserError) as err:
         load_dataset("csv", data_dir=path, options={"label_column": "class"})
     assert str(err.value) == f"{path}: has no column 'class' (data.label_column); its columns: label, a, b"

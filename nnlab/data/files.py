@@ -126,8 +126,8 @@ def _csv_table(path: Path, label_column: str) -> tuple[np.ndarray, np.ndarray, l
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data": an empty part, said below
             table = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8")
     except ValueError as err:
-        detail = str(err).rstrip(".")
-        raise _fail(path, f"{detail}; every cell after the header must be a number") from None
+        detail = str(err).split("; use", 1)[0].split("\n", 1)[0].rstrip(".")  # numpy's hints are for its own API
+        raise _fail(path, f"{detail}; every row needs one number per column of the header") from None
     i = columns.index(label_column)
     features = [c for j, c in enumerate(columns) if j != i]
     if table.size == 0:  # a header and no rows: an empty part, said where the parts are checked
