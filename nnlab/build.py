@@ -82,7 +82,7 @@ def build_optimizer(cfg: Config | Mapping[str, Any] | str) -> Optimizer:
 
 @dataclass
 class Data:
-    """Scaled arrays in the network's dtype: X (n, 784) and integer labels y."""
+    """Scaled arrays in the network's dtype: X (n, d), flat (784 for MNIST), and integer labels y."""
 
     name: str
     X_train: np.ndarray
@@ -109,10 +109,13 @@ def build_data(cfg: Config | Mapping[str, Any] | str) -> Data:
         train_size=d.train_size,
         validation_size=d.validation_size,
         test_size=d.test_size,
+        options=d.options,
     )
     dtype = np.dtype(cfg.training.dtype)
 
     def scale(part):
-        return scale_pixels(part.X, d.pixel_scale, dtype), part.y
+        # raw uint8 pixels are scaled by data.pixel_scale; a user's float values are used as they are
+        X = scale_pixels(part.X, d.pixel_scale, dtype) if part.X.dtype == np.uint8 else part.X.astype(dtype)
+        return X, part.y
 
     return Data(ds.name, *scale(ds.train), *scale(ds.validation), *scale(ds.test), source=str(ds.source))

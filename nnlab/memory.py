@@ -178,9 +178,7 @@ def eval_rows(
 
 
 def _sizes(cfg: Config) -> tuple[int, int, int]:
-    from nnlab.config.parts import dataset
-
-    d, info = cfg.data, dataset(cfg.data.dataset)
+    d, info = cfg.data, cfg.data.spec
     pick = lambda n, full: min(n, full) if n is not None else full  # noqa: E731
     return pick(d.train_size, info.train), pick(d.validation_size, info.validation), pick(d.test_size, info.test)
 
@@ -214,7 +212,6 @@ def estimate_config(cfg: Config) -> Estimate:
     """The peak memory of the run ``cfg`` declares."""
     import numpy as np
 
-    from nnlab.config.parts import dataset
     from nnlab.config.schema import model_layers
     from nnlab.optimizers import OPTIMIZERS
 
@@ -223,7 +220,7 @@ def estimate_config(cfg: Config) -> Estimate:
     n_inputs, n_classes = _n_inputs(cfg), specs[-1].hyper["units"]
     n_train, n_validation, n_test = _sizes(cfg)
     n = n_train + n_validation + n_test
-    info = dataset(cfg.data.dataset)
+    info = cfg.data.spec
     raw = (info.train + info.validation + info.test) * n_inputs  # uint8 pixels the parts are scaled from
     data = n * n_inputs * itemsize + n * 8 + n_train * n_classes * itemsize + raw
     layers = layer_footprints(cfg)

@@ -23,7 +23,7 @@ TRAIN, EVAL, PROBE = 300, 100, 100
 def smoke_overrides(cfg: Config, label: str) -> list[str]:
     """The ``--set`` strings that shrink ``cfg`` to a smoke run on the embedded data (UserError if it cannot)."""
     from nnlab.config.parts import dataset
-    from nnlab.config.schema import model_input, model_layers
+    from nnlab.config.schema import FILE_KEYS, model_input, model_layers
 
     info = dataset(DATASET)
     n_inputs = math.prod(model_input(cfg))
@@ -43,6 +43,7 @@ def smoke_overrides(cfg: Config, label: str) -> list[str]:
         f"data.dataset={DATASET}",
         "data.split=nielsen",
         "data.path=null",
+        *(f"data.{key}=null" for key in FILE_KEYS),
         f"data.train_size={n}",
         f"data.validation_size={EVAL}",
         f"data.test_size={EVAL}",

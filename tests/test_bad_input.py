@@ -427,7 +427,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     (
         "unknown-dataset",
         config(data={"dataset": "cifar10"}),
-        ["cfg.yaml: data.dataset: unknown dataset 'cifar10'; valid: mnist, mnist-mini"],
+        ["cfg.yaml: data.dataset: unknown dataset 'cifar10'; valid: csv, fashion-mnist, mnist, mnist-mini, npz"],
     ),
     (
         "unknown-cost",

@@ -202,7 +202,9 @@ BAD_CONFIGS = [
     (
         "unknown-dataset",
         {"data": {"dataset": "mnsit"}},
-        ["data.dataset: unknown dataset 'mnsit'; valid: mnist, mnist-mini (did you mean 'mnist'?)"],
+        [
+            "data.dataset: unknown dataset 'mnsit'; valid: csv, fashion-mnist, mnist, mnist-mini, npz (did you mean 'mnist'?)"
+        ],
     ),
     (
         "mini-has-only-nielsen-split",

@@ -124,8 +124,8 @@ def test_unknown_split_lists_valid_ones():
 def test_unknown_dataset_lists_valid_ones():
     with pytest.raises(UserError) as err:
         load_dataset("cifar10")
-    assert str(err.value) == "unknown dataset 'cifar10'; valid: mnist, mnist-mini"
-    assert DATASETS.names() == ["mnist", "mnist-mini"]
+    assert str(err.value) == "unknown dataset 'cifar10'; valid: csv, fashion-mnist, mnist, mnist-mini, npz"
+    assert DATASETS.names() == ["csv", "fashion-mnist", "mnist", "mnist-mini", "npz"]
 
 
 def test_split_arrays_are_read_only_views_that_leave_the_callers_array_alone():

@@ -254,7 +254,7 @@ def test_cli_info_shows_verified_files(mnist_idx_dir):
 def test_cli_info_on_an_empty_folder_says_how_to_get_mnist(tmp_path):
     result = CliRunner().invoke(data, ["info", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("missing") == 5
+    assert result.stdout.count("missing") == 9  # 4 MNIST IDX files, mnist.pkl.gz, 4 Fashion-MNIST files
     assert "dataset 'mnist' is not available: MNIST not found" in result.stdout
     assert "`nnlab data fetch mnist`" in result.stdout
 

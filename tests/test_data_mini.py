@@ -64,7 +64,7 @@ def test_mnist_mini_offers_only_the_nielsen_split():
     with pytest.raises(UserError) as err:
         load_dataset("mnist-mini", split="first10k")
     assert str(err.value) == (
-        "dataset 'mnist-mini' offers only split 'nielsen'; for split 'first10k' use dataset 'mnist'"
+        "dataset 'mnist-mini' offers only split 'nielsen'; for split 'first10k' use dataset 'fashion-mnist' or 'mnist'"
     )
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "configs": "nnlab.cli.configs_cmd:configs",
     "validate": "nnlab.cli.train_cmd:validate",
     "data": "nnlab.cli.data_cmd:data",
+    "evaluate": "nnlab.cli.evaluate_cmd:evaluate",
     "plot": "nnlab.cli.plot_cmd:plot",
     "report": "nnlab.cli.report_cmd:report",
     "sweep": "nnlab.cli.sweep_cmd:sweep",

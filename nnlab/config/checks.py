@@ -31,7 +31,10 @@ def raw_train_size(data: Any) -> int | None:
     name = data.get("dataset", "mnist")
     if name not in dataset_names():
         return None
-    info = dataset(name)
+    try:
+        info = dataset(name, data)
+    except (UserError, TypeError, ValueError):  # a file dataset whose file is bad: said when the section is checked
+        return None
     if data.get("train_size") is None:
         return info.train
     n = as_int(data["train_size"])
@@ -41,15 +44,17 @@ def raw_train_size(data: Any) -> int | None:
 def dataset_problems(cfg: Config) -> Problems:
     """Input and output layer sizes, split and part sizes against the dataset."""
     d, sizes = cfg.data, cfg.model.sizes
-    info = dataset(d.dataset)
+    info = d.spec
+    what = info.title or d.dataset
     errors: Problems = []
     if sizes is not None:
         if sizes[0] != info.n_inputs:
-            message = f"got {sizes[0]}; must be {info.n_inputs} (the pixels of one {d.dataset} image)"
-            errors.append((("model", "sizes", 0), message))
+            one = f"the pixels of one {what} image" if not info.title else f"the values of one example in {what}"
+            shape = f", an image {list(info.image)}" if info.title and info.image else ""
+            errors.append((("model", "sizes", 0), f"got {sizes[0]}; must be {info.n_inputs} ({one}{shape})"))
         if sizes[-1] != info.n_classes:
             last = ("model", "sizes", len(sizes) - 1)
-            errors.append((last, f"got {sizes[-1]}; must be {info.n_classes} (the classes of {d.dataset})"))
+            errors.append((last, f"got {sizes[-1]}; must be {info.n_classes} (the classes of {what})"))
     else:
         errors += layer_problems(cfg, info)
     if d.split not in info.splits:
@@ -58,7 +63,8 @@ def dataset_problems(cfg: Config) -> Problems:
     for part in ("train", "validation", "test"):
         n, cap = getattr(d, f"{part}_size"), getattr(info, part)
         if n is not None and n > cap:
-            message = f"got {n}; must be at most {cap} (the {part} images of {d.dataset})"
+            items = "examples" if info.title else "images"
+            message = f"got {n}; must be at most {cap} (the {part} {items} of {what})"
             errors.append((("data", f"{part}_size"), message))
     return errors
 
@@ -76,7 +82,13 @@ def layer_problems(cfg: Config, info: DatasetSpec) -> Problems:
             f"got {shape} ({n} inputs)" if cfg.model.input is not None else f"a {cfg.model.layers[0].kind} layer first"
         )
         where = ("model", "input") if cfg.model.input is not None else ("model", "layers", 0)
-        return [(where, f"{found}; one {cfg.data.dataset} example has {info.n_inputs} inputs{image}")]
+        what = f"example in {info.title}" if info.title else f"{cfg.data.dataset} example"
+        return [(where, f"{found}; one {what} has {info.n_inputs} inputs{image}")]
+    if len(shape) == 3 and info.image and tuple(shape) != tuple(info.image):
+        what = info.title or cfg.data.dataset
+        return [
+            (("model", "input"), f"got {shape}; the images of {what} are {list(info.image)} (channels, height, width)")
+        ]
     errors = [(("model", *loc), message) for loc, message in shape_problems(shape, cfg.model.layers, info.n_classes)]
     return errors + learned_activation_problems(cfg)
 

@@ -114,9 +114,13 @@ def dataset_names() -> list[str]:
     return registry("dataset").names()
 
 
-def dataset(name: str) -> DatasetSpec:
-    """What the registered dataset ``name`` is (sizes, splits, image shape), without loading it."""
-    return registry("dataset").get(name)
+def dataset(name: str, options: Mapping[str, Any] | None = None) -> DatasetSpec:
+    """What the registered dataset ``name`` is (sizes, splits, image shape), without loading it.
+
+    A file dataset (npz, csv) reads the file ``options["path"]`` names (the data section as
+    a mapping) to know it; a ``UserError`` says what is wrong with the file.
+    """
+    return registry("dataset").get(name).resolve(options)
 
 
 # -- hyperparameter values ---------------------------------------------------------

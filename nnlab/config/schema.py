@@ -12,10 +12,13 @@ value, changed only by loading it again with overrides.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+if TYPE_CHECKING:
+    from nnlab.data.datasets import DatasetSpec
 
 from nnlab.config.checks import batch_problems, dataset_problems, dropout_problems, plural, raw_train_size
 from nnlab.config.layers import LayerSpec, layer_kinds, parse_input, parse_layers
@@ -46,6 +49,7 @@ from nnlab.config.values import (
     as_bool,
     as_int,
     choice,
+    integer,
     number,
     problem,
     problems,
@@ -54,6 +58,7 @@ from nnlab.config.values import (
     show,
     text,
 )
+from nnlab.errors import UserError
 
 HIDDEN_SPEC_HELP = (
     "an activation name, a mapping like {name: leaky_relu, slope: 0.1}, or a list with one per hidden layer"
@@ -313,25 +318,79 @@ class TrainingConfig(Section):
     full_batch: Flag = False
 
 
+#: data keys for a file dataset (npz, csv) only, left out of a dumped config when unset
+FILE_KEYS = ("label_column", "validation_path", "test_path", "validation_fraction", "test_fraction", "seed")
+CSV_KEYS = ("label_column", "validation_path", "test_path")
+FILE_DATASETS = ("npz", "csv")
+_fraction = number(gt=0, lt=1, optional=True)
+
+
 class DataConfig(Section):
+    """A named dataset (mnist, fashion-mnist, ...) or the user's own file (npz, csv; ``nnlab.data.files``)."""
+
     dataset: Annotated[str, BeforeValidator(registered("dataset", dataset_names))] = "mnist"
     split: Annotated[Literal["nielsen", "first10k"], BeforeValidator(choice("nielsen", "first10k"))] = "nielsen"
-    path: Annotated[str | None, BeforeValidator(text("a folder path", optional=True))] = None
+    path: Annotated[str | None, BeforeValidator(text("a folder or file path", optional=True))] = None
     train_size: OptInt1 = None
     validation_size: OptInt1 = None
     test_size: OptInt1 = None
     pixel_scale: Positive = 255.0
+    label_column: Annotated[str | None, BeforeValidator(text("a column name", optional=True))] = None
+    validation_path: Annotated[str | None, BeforeValidator(text("a file path", optional=True))] = None
+    test_path: Annotated[str | None, BeforeValidator(text("a file path", optional=True))] = None
+    validation_fraction: Annotated[float | None, BeforeValidator(_fraction)] = None
+    test_fraction: Annotated[float | None, BeforeValidator(_fraction)] = None
+    seed: Annotated[int | None, BeforeValidator(integer(0, optional=True))] = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> dict[str, Any]:
+        # a named dataset's config dumps as it always did
+        return {k: v for k, v in handler(self).items() if v is not None or k not in FILE_KEYS}
+
+    @model_validator(mode="after")
+    def _source(self) -> DataConfig:
+        errors = []
+        own = self.dataset in FILE_DATASETS
+        for key in FILE_KEYS:
+            if getattr(self, key) is None:
+                continue
+            if not own:
+                errors.append(((key,), f"is for data.dataset npz or csv (your own data), not {self.dataset}"))
+            elif key in CSV_KEYS and self.dataset != "csv":
+                why = (
+                    "an npz file holds its own X_validation/X_test arrays"
+                    if key != "label_column"
+                    else "npz has y_ arrays"
+                )
+                errors.append(((key,), f"is for data.dataset csv only ({why})"))
+        if own and self.path is None:
+            errors.append(
+                (("path",), f"missing; data.dataset {self.dataset} needs the file: data.path: FILE.{self.dataset}")
+            )
+        if errors:
+            raise problems(*errors)
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The section as a mapping: what a file dataset reads its file with."""
+        return {k: getattr(self, k) for k in type(self).model_fields}
+
+    @property
+    def spec(self) -> DatasetSpec:
+        """What the dataset is: sizes, classes, image shape (a file dataset reads its file, once)."""
+        return dataset(self.dataset, self.options)
 
     @property
     def n_train(self) -> int:
         """Training-set size: the first ``train_size`` of the dataset's training part, or all of it."""
-        full = dataset(self.dataset).train
+        full = self.spec.train
         return min(self.train_size, full) if self.train_size is not None else full
 
     @property
     def train_size_source(self) -> str:
         """Where ``n_train`` comes from, for messages."""
-        return "data.train_size" if self.train_size is not None else self.dataset
+        return "data.train_size" if self.train_size is not None else (self.spec.title or self.dataset)
 
 
 class InstrumentsConfig(Section):
@@ -399,6 +458,10 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
+        try:
+            _ = self.data.spec  # a file dataset: read and checked here, once
+        except UserError as err:  # the data file itself is bad: nothing else can be checked against it
+            raise problems(*((("data", "path"), line) for line in err.lines)) from None
         errors = dataset_problems(self) + dropout_problems(self)
         errors += batch_problems(self, self.data.n_train, self.data.train_size_source)
         if errors:
@@ -412,7 +475,7 @@ def model_input(cfg: Config) -> list[int]:
     Default: the dataset's image shape when the first layer cannot take a flat
     vector (a conv2d or maxpool2d layer), else its number of inputs.
     """
-    m, info = cfg.model, dataset(cfg.data.dataset)
+    m, info = cfg.model, cfg.data.spec
     if m.input is not None:
         return list(m.input)
     if m.sizes is not None:

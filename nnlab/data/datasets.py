@@ -1,20 +1,27 @@
-"""Datasets as raw uint8 pixels split into train / validation / test.
+"""Datasets split into train / validation / test: the named ones and the user's own files.
 
 Pixels stay uint8 in memory (a quarter of float32's size); ``scale_pixels``
 turns them into floats when a run needs them, with the run's own convention
-(/255 for the TF blog, /256 for Nielsen).
+(/255 for the TF blog, /256 for Nielsen). A user's file may hold floats
+instead, used as they are.
+
+A named dataset registers a ``DatasetSpec`` (its sizes are known without
+loading it); a file format registers a ``FileDataset``, whose spec is read
+from the file the data section names. Both answer ``resolve(options)``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nnlab.data import mnist
+from nnlab.data import files, mnist
+from nnlab.data.sources import SOURCES
 from nnlab.errors import UserError
 from nnlab.registry import Registry
 
@@ -28,15 +35,15 @@ N_VALIDATION = 10_000
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Split:
-    """One part of a dataset. ``X``: uint8 ``(n, 784)`` raw pixels 0..255;
-    ``y``: int64 ``(n,)`` labels. Both are stored as read-only views."""
+    """One part of a dataset. ``X``: ``(n, d)``, uint8 raw pixels 0..255 or float64 values
+    (a user's own data); ``y``: int64 ``(n,)`` labels. Both are stored as read-only views."""
 
     X: np.ndarray
     y: np.ndarray
 
     def __post_init__(self) -> None:
-        if self.X.dtype != np.uint8 or self.X.ndim != 2:
-            raise TypeError(f"Split.X must be uint8 (n, d), got {self.X.dtype} {self.X.shape}")
+        if self.X.dtype not in (np.uint8, np.float64) or self.X.ndim != 2:
+            raise TypeError(f"Split.X must be uint8 or float64 (n, d), got {self.X.dtype} {self.X.shape}")
         if self.y.dtype != np.int64 or self.y.shape != self.X.shape[:1]:
             raise TypeError(f"Split.y must be int64 ({len(self.X)},), got {self.y.dtype} {self.y.shape}")
         for name in ("X", "y"):
@@ -65,6 +72,7 @@ class Dataset:
     test: Split
     n_classes: int = 10
     source: str = ""
+    image: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -93,9 +101,45 @@ class DatasetSpec:
     splits: tuple[str, ...]
     load: DatasetLoader
     image: tuple[int, int, int] | None = None
+    title: str = ""  # what messages call it when not its name: the user's file
+
+    def resolve(self, options: Mapping[str, Any] | None = None) -> DatasetSpec:
+        """This spec: a named dataset is the same whatever the data section says."""
+        return self
 
 
-DATASETS: Registry[DatasetSpec] = Registry("dataset")
+@dataclass(frozen=True)
+class FileDataset:
+    """A file format (``npz``, ``csv``): its spec comes from the file ``options["path"]`` names.
+
+    ``options``: the data section as a mapping (``path``, ``label_column``, ...;
+    see ``nnlab.data.files``). Reading checks the whole file (UserError when bad).
+    """
+
+    kind: str
+
+    def resolve(self, options: Mapping[str, Any] | None = None) -> DatasetSpec:
+        parts = files.read_parts(self.kind, options or {})
+        X, n = parts.X, {p: len(parts.y[p]) for p in files.PARTS}
+
+        def load(split: str, data_dir: Path | None) -> Dataset:
+            splits = {p: Split(X[p], parts.y[p]) for p in files.PARTS}
+            return Dataset(self.kind, **splits, n_classes=parts.n_classes, source=parts.source, image=parts.image)
+
+        return DatasetSpec(
+            X["train"].shape[1],
+            parts.n_classes,
+            n["train"],
+            n["validation"],
+            n["test"],
+            tuple(SPLITS),  # data.split carves MNIST only: a file's parts are its own
+            load,
+            image=parts.image,
+            title=Path(str(options["path"])).name if options else self.kind,
+        )
+
+
+DATASETS: Registry[DatasetSpec | FileDataset] = Registry("dataset")
 
 
 def default_data_dir() -> Path:
@@ -136,12 +180,20 @@ def _load_mnist(split: str, data_dir: Path | None) -> Dataset:
         (X, y), test = mnist.load_nielsen_pickle(where)
         source = str(where)
     train, validation = _carve(Split(X, y), split)
-    return Dataset("mnist", train, validation, Split(*test), source=source)
+    return Dataset("mnist", train, validation, Split(*test), source=source, image=(1, 28, 28))
+
+
+def _load_fashion_mnist(split: str, data_dir: Path | None) -> Dataset:
+    source = SOURCES["fashion-mnist"]
+    where = mnist.find_idx(data_dir if data_dir is not None else default_data_dir(), source)
+    (X, y), test = mnist.load_idx_folder(where, source)
+    train, validation = _carve(Split(X, y), split)
+    return Dataset("fashion-mnist", train, validation, Split(*test), source=f"IDX files in {where}", image=(1, 28, 28))
 
 
 def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
     parts = {name: Split(*arrays) for name, arrays in mnist.load_mini().items()}
-    return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)")
+    return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)", image=(1, 28, 28))
 
 
 DATASETS.register("mnist")(
@@ -151,16 +203,23 @@ DATASETS.register("mnist")(
 DATASETS.register("mnist-mini")(
     DatasetSpec(784, 10, 5_000, 1_000, 1_000, ("nielsen",), _load_mnist_mini, image=(1, 28, 28))
 )
+# Zalando's 28x28 grey images of 10 kinds of clothing, MNIST's format and sizes: split like MNIST
+DATASETS.register("fashion-mnist")(
+    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_fashion_mnist, image=(1, 28, 28))
+)
+# the user's own data: the spec is read from the file data.path names (nnlab/data/files.py)
+DATASETS.register("npz")(FileDataset("npz"))
+DATASETS.register("csv")(FileDataset("csv"))
 
 
-def _subset(part: Split, n: int | None, what: str, dataset: str) -> Split:
+def _subset(part: Split, n: int | None, what: str, dataset: str, items: str = "images") -> Split:
     if n is None:
         return part
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise UserError(f"{what}_size must be a whole number >= 0, got {n!r}")
     if n > len(part):
         raise UserError(
-            f"{what}_size={n} is larger than the {len(part)} {what} images of {dataset};"
+            f"{what}_size={n} is larger than the {len(part)} {what} {items} of {dataset};"
             f" use at most {len(part)} (or leave it unset for all)"
         )
     return part.first(int(n))
@@ -174,24 +233,28 @@ def load_dataset(
     train_size: int | None = None,
     validation_size: int | None = None,
     test_size: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Dataset:
     """Load dataset ``name`` split as ``split``; ``*_size`` keep the FIRST n of each part.
 
-    ``data_dir`` defaults to ``default_data_dir()``. Deterministic: no RNG.
+    ``data_dir`` defaults to ``default_data_dir()`` (for a file dataset it is
+    the file). ``options``: a file dataset's other data keys (``nnlab.data.files``).
+    Deterministic: a part carved from a file's training examples uses ``options["seed"]``.
     """
-    spec = DATASETS.get(name)
+    spec = DATASETS.get(name).resolve({**(options or {}), "path": data_dir})
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; valid: {', '.join(sorted(SPLITS))}")
     if split not in spec.splits:
-        others = [n for n in DATASETS.names() if split in DATASETS.get(n).splits]
+        others = [n for n in DATASETS.names() if split in getattr(DATASETS.get(n), "splits", ())]
         raise UserError(
             f"dataset {name!r} offers only split {', '.join(map(repr, spec.splits))};"
             f" for split {split!r} use dataset {' or '.join(map(repr, others))}"
         )
     ds = spec.load(split, Path(data_dir).expanduser() if data_dir is not None else None)
+    what, items = (spec.title, "examples") if spec.title else (name, "images")
     return replace(
         ds,
-        train=_subset(ds.train, train_size, "train", name),
-        validation=_subset(ds.validation, validation_size, "validation", name),
-        test=_subset(ds.test, test_size, "test", name),
+        train=_subset(ds.train, train_size, "train", what, items),
+        validation=_subset(ds.validation, validation_size, "validation", what, items),
+        test=_subset(ds.test, test_size, "test", what, items),
     )

@@ -1,9 +1,9 @@
-"""Download the four MNIST IDX files, each verified before it is put in place.
+"""Download the four IDX files of MNIST or Fashion-MNIST, each verified before it is put in place.
 
 Every file is downloaded to a temporary ``.part`` file beside its destination,
-its *uncompressed* payload checked against the official sha256 (mirrors
-recompress the .gz files, so the .gz bytes differ), then fsync'ed and renamed
-into place. A failing mirror (HTTP error, timeout, corrupt gzip, wrong
+checked against the official sha256 (MNIST: of its *uncompressed* payload, as
+mirrors recompress the .gz files; Fashion-MNIST: of the .gz file as Zalando
+publishes it; ``nnlab.data.sources``), then fsync'ed and renamed into place. A failing mirror (HTTP error, timeout, corrupt gzip, wrong
 checksum) is noted and the next one tried; nothing partial is ever left.
 """
 
@@ -26,33 +26,23 @@ from typing import BinaryIO, Protocol
 from nnlab import __version__
 from nnlab.data.datasets import default_data_dir
 from nnlab.data.mnist import idx_path
+from nnlab.data.sources import MNIST, IdxSource
 from nnlab.errors import SourceUnreachable, UserError
 from nnlab.io import file_mode
 
-# Tried in this order. Overridden by $NNLAB_MNIST_MIRRORS (comma-separated)
-# and by `nnlab data fetch --mirror URL`.
-MIRRORS = [
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-]
-MIRRORS_ENV = "NNLAB_MNIST_MIRRORS"
+# MNIST's, tried in this order. Overridden by $NNLAB_MNIST_MIRRORS (comma-separated)
+# and by `nnlab data fetch --mirror URL` (Fashion-MNIST: $NNLAB_FASHION_MNIST_MIRRORS).
+MIRRORS = list(MNIST.mirrors)
+MIRRORS_ENV = MNIST.mirrors_env
 
-# file stem -> (sha256, size in bytes) of the UNCOMPRESSED payload: the
-# sha256 of the files as distributed at http://yann.lecun.com/exdb/mnist/, the values many
-# projects pin (nnlab/data/MNIST-MINI.md lists them too).
-PAYLOADS: dict[str, tuple[str, int]] = {
-    "train-images-idx3-ubyte": ("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db", 47_040_016),
-    "train-labels-idx1-ubyte": ("65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5", 60_008),
-    "t10k-images-idx3-ubyte": ("0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7", 7_840_016),
-    "t10k-labels-idx1-ubyte": ("ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2", 10_008),
-}
+# file stem -> (sha256, size in bytes) of MNIST's UNCOMPRESSED payload (nnlab.data.sources)
+PAYLOADS: dict[str, tuple[str, int]] = MNIST.files
 SCHEMES = ("http", "https", "file")
 _CHUNK = 1 << 16
 
 
 class FetchReporter(Protocol):
-    """What ``fetch_mnist`` tells its caller as it goes (the CLI draws progress).
+    """What ``fetch_idx`` tells its caller as it goes (the CLI draws progress).
 
     Match it, or subclass it to inherit no-op hooks.
     """
@@ -79,7 +69,7 @@ class _Quiet(FetchReporter):
 
 @dataclass(frozen=True)
 class FetchResult:
-    """One file after ``fetch_mnist``: ``url`` is None when it was already present."""
+    """One file after ``fetch_idx``: ``url`` is None when it was already present."""
 
     name: str
     path: Path
@@ -101,51 +91,55 @@ class _Failed(Exception):
     """One mirror did not deliver a good file (the message says why)."""
 
 
-def resolve_mirrors(mirrors: Sequence[str] | None = None) -> list[str]:
-    """``mirrors`` if given, else ``$NNLAB_MNIST_MIRRORS``, else ``MIRRORS``."""
+def resolve_mirrors(mirrors: Sequence[str] | None = None, source: IdxSource = MNIST) -> list[str]:
+    """``mirrors`` if given, else ``$NNLAB_MNIST_MIRRORS`` (the source's variable), else its built-in list."""
     if not mirrors:
-        env = os.environ.get(MIRRORS_ENV, "")
-        mirrors = [m.strip() for m in env.split(",") if m.strip()] or MIRRORS
+        env = os.environ.get(source.mirrors_env, "")
+        mirrors = [m.strip() for m in env.split(",") if m.strip()] or list(source.mirrors)
     for url in mirrors:
         if urllib.parse.urlsplit(url).scheme not in SCHEMES:
             raise UserError(f"mirror {url!r} is not a URL; give one starting with http://, https:// or file://")
     return list(mirrors)
 
 
-def verify_payload(path: Path, stem: str, *, gzipped: bool | None = None) -> str | None:
-    """None when ``path`` holds the official ``stem`` payload; else why not.
+def verify_payload(path: Path, stem: str, *, gzipped: bool | None = None, source: IdxSource = MNIST) -> str | None:
+    """None when ``path`` holds the official ``stem`` file of ``source``; else why not.
 
-    ``gzipped`` defaults to whether the name ends in ``.gz``.
+    MNIST: the uncompressed payload is hashed (``gzipped`` defaults to whether
+    the name ends in ``.gz``); Fashion-MNIST: the .gz file itself.
     """
-    sha256, size = PAYLOADS[stem]
+    sha256, size = source.files[stem]
     digest, n = hashlib.sha256(), 0
     gzipped = path.suffix == ".gz" if gzipped is None else gzipped
-    opener = gzip.open if gzipped else open
+    if source.hash_of == "gz" and not gzipped:
+        return f"only the .gz files as {source.title} publishes them can be verified"
+    opener = gzip.open if gzipped and source.hash_of == "payload" else open
+    what = "payload" if source.hash_of == "payload" else "file"
     try:
         with opener(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 n += len(chunk)
                 if n > size:  # stop early: a gzip bomb never gets fully inflated
-                    return f"payload is larger than the expected {size} bytes"
+                    return f"{what} is larger than the expected {size} bytes"
                 digest.update(chunk)
     except (OSError, EOFError, zlib.error) as err:
         return f"corrupt gzip data ({err})" if gzipped else f"cannot read it ({err})"
     if n != size:
-        return f"payload is {n} bytes, expected {size}"
+        return f"{what} is {n} bytes, expected {size}"
     if digest.hexdigest() != sha256:
-        return f"sha256 of the payload is {digest.hexdigest()[:16]}..., expected {sha256[:16]}..."
+        return f"sha256 of the {what} is {digest.hexdigest()[:16]}..., expected {sha256[:16]}..."
     return None
 
 
-def inspect_idx(folder: Path) -> list[FileStatus]:
+def inspect_idx(folder: Path, source: IdxSource = MNIST) -> list[FileStatus]:
     """Which of the four IDX files ``folder`` holds, and whether each verifies."""
     statuses = []
-    for stem in PAYLOADS:
-        path = idx_path(folder, stem)
+    for stem in source.files:
+        path = idx_path(folder, stem, source)
         if path is None:
             statuses.append(FileStatus(f"{stem}.gz", None, 0, "missing"))
         else:
-            problem = verify_payload(path, stem)
+            problem = verify_payload(path, stem, source=source)
             statuses.append(FileStatus(path.name, path, path.stat().st_size, problem))
     return statuses
 
@@ -199,7 +193,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _fetch_one(url: str, stem: str, dest: Path, timeout: float, reporter: FetchReporter) -> Path:
+def _fetch_one(url: str, stem: str, dest: Path, timeout: float, reporter: FetchReporter, source: IdxSource) -> Path:
     """Download ``url`` into ``dest/stem.gz`` via a verified temp file, or raise."""
     final = dest / f"{stem}.gz"
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=dest)
@@ -207,10 +201,11 @@ def _fetch_one(url: str, stem: str, dest: Path, timeout: float, reporter: FetchR
     try:
         with os.fdopen(fd, "wb") as out:
             # deflate grows incompressible data by ~5 bytes per 64 kB: 1 MiB is ample
-            _download(url, out, PAYLOADS[stem][1] + (1 << 20), timeout, final.name, reporter)
+            slack = (1 << 20) if source.hash_of == "payload" else 0
+            _download(url, out, source.files[stem][1] + slack, timeout, final.name, reporter)
             out.flush()
             os.fsync(out.fileno())
-        problem = verify_payload(tmp, stem, gzipped=True)
+        problem = verify_payload(tmp, stem, gzipped=True, source=source)
         if problem:
             raise _Failed(problem)
         os.chmod(tmp, file_mode())  # mkstemp makes it 0600; a data file follows the umask
@@ -228,15 +223,28 @@ def fetch_mnist(
     timeout: float = 30.0,
     reporter: FetchReporter | None = None,
 ) -> list[FetchResult]:
-    """Put the four verified MNIST IDX ``.gz`` files in ``dest``.
+    """Put the four verified MNIST IDX ``.gz`` files in ``dest``: ``fetch_idx(MNIST, ...)``."""
+    return fetch_idx(MNIST, dest, mirrors, timeout=timeout, reporter=reporter)
 
-    ``dest`` defaults to ``default_data_dir() / "mnist"``; ``mirrors`` to
-    ``resolve_mirrors()``. Files already present and verified are skipped.
-    Raises ``SourceUnreachable`` (a ``UserError``, exit code 4) listing each
-    mirror's failure when none delivers a file; ``UserError`` for bad input.
+
+def fetch_idx(
+    source: IdxSource,
+    dest: str | Path | None = None,
+    mirrors: Sequence[str] | None = None,
+    *,
+    timeout: float = 30.0,
+    reporter: FetchReporter | None = None,
+) -> list[FetchResult]:
+    """Put the four verified IDX ``.gz`` files of ``source`` in ``dest``.
+
+    ``dest`` defaults to ``default_data_dir() / "mnist"`` (the source's folder);
+    ``mirrors`` to ``resolve_mirrors(None, source)``. Files already present and
+    verified are skipped. Raises ``SourceUnreachable`` (a ``UserError``, exit
+    code 4) listing each mirror's failure when none delivers a file;
+    ``UserError`` for bad input.
     """
-    dest = Path(dest).expanduser() if dest is not None else default_data_dir() / "mnist"
-    mirrors = resolve_mirrors(mirrors)
+    dest = Path(dest).expanduser() if dest is not None else default_data_dir() / source.fetch_folder
+    mirrors = resolve_mirrors(mirrors, source)
     reporter = reporter if reporter is not None else _Quiet()
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -245,10 +253,10 @@ def fetch_mnist(
     if not os.access(dest, os.W_OK):
         raise UserError(f"cannot write to {dest}; pass --dir with a folder you can write to")
     results = []
-    for stem in PAYLOADS:
+    for stem in source.files:
         final = dest / f"{stem}.gz"
         if final.is_file():
-            problem = verify_payload(final, stem)
+            problem = verify_payload(final, stem, source=source)
             if problem is None:
                 reporter.present(final.name, final)
                 results.append(FetchResult(final.name, final, None))
@@ -258,7 +266,7 @@ def fetch_mnist(
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + final.name
             try:
-                path = _fetch_one(url, stem, dest, timeout, reporter)
+                path = _fetch_one(url, stem, dest, timeout, reporter, source)
             except (_Failed, OSError, http.client.HTTPException, ValueError) as err:
                 reason = _describe(err, timeout)
                 failures.append(f"{url}: {reason}")
@@ -271,6 +279,6 @@ def fetch_mnist(
         else:
             raise SourceUnreachable(
                 f"could not fetch {final.name} into {dest}: {'; '.join(failures)};"
-                f" check the network, or pass --mirror URL (or set {MIRRORS_ENV})"
+                f" check the network, or pass --mirror URL (or set {source.mirrors_env})"
             )
     return results

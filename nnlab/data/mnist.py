@@ -1,5 +1,6 @@
 """MNIST on disk: the four official IDX files, Nielsen's ``mnist.pkl.gz``, and
-the small subset embedded in the package (``mnist-mini.npz``).
+the small subset embedded in the package (``mnist-mini.npz``); Fashion-MNIST's
+four IDX files, in the same format (``nnlab.data.sources`` says which).
 
 Everything here returns raw arrays: images uint8 ``(n, 784)``, labels int64
 ``(n,)``. Splitting into train / validation / test (and making the arrays
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data.safe_pickle import safe_load_pickle
+from nnlab.data.sources import MNIST, IdxSource
 from nnlab.errors import UserError
 
 Arrays = tuple[np.ndarray, np.ndarray]  # (X uint8 (n, 784), y int64 (n,))
@@ -29,7 +31,7 @@ IDX_FILES: dict[str, tuple[int, tuple[int, ...]]] = {
     "t10k-images-idx3-ubyte": (IMAGES_MAGIC, (N_TEST, 28, 28)),
     "t10k-labels-idx1-ubyte": (LABELS_MAGIC, (N_TEST,)),
 }
-IDX_SUBFOLDERS = ("mnist", "mnist-idx")
+IDX_SUBFOLDERS = tuple(f for f in MNIST.folders if f)
 PICKLE_NAME = "mnist.pkl.gz"
 MINI_PATH = Path(__file__).with_name("mnist-mini.npz")
 MINI_PARTS = ("train", "validation", "test")
@@ -39,11 +41,20 @@ HOW_TO_GET = (
 )
 
 
-def _corrupt(path: Path, detail: str) -> UserError:
-    return UserError(f"{path} is truncated or corrupt: {detail}; delete it and run `nnlab data fetch mnist`")
+def how_to_get(source: IdxSource) -> str:
+    if source is MNIST:
+        return HOW_TO_GET
+    return (
+        f"run `nnlab data fetch {source.name}`, or set NNLAB_DATA (or data.path) to a folder"
+        f" whose {source.fetch_folder}/ holds its four IDX .gz files"
+    )
 
 
-def read_idx(path: str | Path, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+def _corrupt(path: Path, detail: str, source: IdxSource = MNIST) -> UserError:
+    return UserError(f"{path} is truncated or corrupt: {detail}; delete it and run `nnlab data fetch {source.name}`")
+
+
+def read_idx(path: str | Path, magic: int, shape: tuple[int, ...], source: IdxSource = MNIST) -> np.ndarray:
     """Read one IDX file (``.gz`` or plain) into a uint8 array of ``shape``.
 
     Checks the magic number, the dimensions and that the payload is exactly
@@ -58,99 +69,121 @@ def read_idx(path: str | Path, magic: int, shape: tuple[int, ...]) -> np.ndarray
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as err:
-            raise _corrupt(path, f"bad gzip data ({err})") from None
+            raise _corrupt(path, f"bad gzip data ({err})", source) from None
     header = 4 + 4 * len(shape)
     if len(data) < header:
-        raise _corrupt(path, f"{len(data)} bytes, shorter than the {header}-byte IDX header")
+        raise _corrupt(path, f"{len(data)} bytes, shorter than the {header}-byte IDX header", source)
     found = int.from_bytes(data[:4], "big")
     if found != magic:
-        raise _corrupt(path, f"magic number {found}, expected {magic}")
+        raise _corrupt(path, f"magic number {found}, expected {magic}", source)
     dims = tuple(int(d) for d in np.frombuffer(data, ">u4", len(shape), 4))
     if dims != shape:
-        raise _corrupt(path, f"dimensions {dims}, expected {shape}")
+        raise _corrupt(path, f"dimensions {dims}, expected {shape}", source)
     payload, expected = len(data) - header, int(np.prod(shape))
     if payload != expected:
-        raise _corrupt(path, f"{payload} bytes of data after the header, expected {expected}")
+        raise _corrupt(path, f"{payload} bytes of data after the header, expected {expected}", source)
     return np.frombuffer(data, np.uint8, expected, header).reshape(shape)
 
 
-def idx_path(folder: Path, stem: str) -> Path | None:
-    """``folder/stem.gz`` or the uncompressed ``folder/stem``, whichever exists."""
-    for candidate in (folder / f"{stem}.gz", folder / stem):
+def idx_path(folder: Path, stem: str, source: IdxSource = MNIST) -> Path | None:
+    """``folder/stem.gz`` or the uncompressed ``folder/stem``, whichever exists.
+
+    A source verified by its .gz files' hashes is read from the .gz only.
+    """
+    candidates = [folder / f"{stem}.gz"] + ([folder / stem] if source.hash_of == "payload" else [])
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     return None
 
 
-def idx_folders(data_dir: Path) -> list[Path]:
+def idx_folders(data_dir: Path, source: IdxSource = MNIST) -> list[Path]:
     """Where the IDX files may be, in search order."""
-    return [data_dir] + [data_dir / sub for sub in IDX_SUBFOLDERS]
+    return [data_dir / sub if sub else data_dir for sub in source.folders]
 
 
-def idx_target(data_dir: Path) -> Path:
+def idx_target(data_dir: Path, source: IdxSource = MNIST) -> Path:
     """The IDX folder of the data folder ``data_dir``: the one ``nnlab data fetch`` fills and ``nnlab data info`` shows.
 
     The first of ``idx_folders`` holding any IDX file (where the loader looks
-    first), else ``data_dir/mnist``.
+    first), else ``data_dir/mnist`` (``data_dir/fashion-mnist``, ...).
     """
-    return next((f for f in idx_folders(data_dir) if any(idx_path(f, stem) for stem in IDX_FILES)), data_dir / "mnist")
+    return next(
+        (f for f in idx_folders(data_dir, source) if any(idx_path(f, stem, source) for stem in IDX_FILES)),
+        data_dir / source.fetch_folder,
+    )
 
 
 def find_mnist(data_dir: str | Path) -> Path:
-    """The folder holding all four IDX files, else ``data_dir/mnist.pkl.gz``.
+    """The folder holding all four MNIST IDX files, else ``data_dir/mnist.pkl.gz``.
 
     Raises a ``UserError`` saying where it looked and how to get the data.
     """
+    return find_idx(data_dir, MNIST)
+
+
+def find_idx(data_dir: str | Path, source: IdxSource) -> Path:
+    """The folder holding all four of ``source``'s IDX files (MNIST: else ``data_dir/mnist.pkl.gz``)."""
     data_dir = Path(data_dir).expanduser()
     partial: list[tuple[Path, list[str]]] = []
-    for folder in idx_folders(data_dir):
-        missing = [f"{stem}.gz" for stem in IDX_FILES if idx_path(folder, stem) is None]
+    for folder in idx_folders(data_dir, source):
+        missing = [f"{stem}.gz" for stem in IDX_FILES if idx_path(folder, stem, source) is None]
         if not missing:
             return folder
         if len(missing) < len(IDX_FILES):
             partial.append((folder, missing))
-    if (data_dir / PICKLE_NAME).is_file():
+    pickle = source is MNIST and (data_dir / PICKLE_NAME).is_file()
+    if pickle:
         return data_dir / PICKLE_NAME
     if partial:
         folder, missing = partial[0]
         raise UserError(
-            f"{folder} holds only some of the MNIST IDX files (missing {', '.join(missing)});"
-            f" run `nnlab data fetch mnist --dir {data_dir}` to complete them"
+            f"{folder} holds only some of the {source.title} IDX files (missing {', '.join(missing)});"
+            f" run `nnlab data fetch {source.name} --dir {data_dir}` to complete them"
         )
     if not data_dir.is_dir():
-        raise UserError(f"MNIST not found: {data_dir} is not a folder; {HOW_TO_GET}")
-    searched = ", ".join(str(f) for f in idx_folders(data_dir))
+        raise UserError(f"{source.title} not found: {data_dir} is not a folder; {how_to_get(source)}")
+    searched = ", ".join(str(f) for f in idx_folders(data_dir, source))
+    if source is not MNIST:
+        raise UserError(
+            f"{source.title} not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
+            f" in {searched}; {how_to_get(source)}"
+        )
     raise UserError(
         f"MNIST not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
         f" in {searched}, and no {PICKLE_NAME} in {data_dir}; {HOW_TO_GET}"
     )
 
 
-def _labels(path: Path, y: np.ndarray) -> np.ndarray:
+def _labels(path: Path, y: np.ndarray, source: IdxSource = MNIST) -> np.ndarray:
     bad = y[(y < 0) | (y > 9)]
     if bad.size:
-        raise _corrupt(path, f"label {int(bad[0])} found, expected 0..9")
+        raise _corrupt(path, f"label {int(bad[0])} found, expected 0..9", source)
     return y.astype(np.int64)
 
 
-def _check_sha256(path: Path, stem: str, payload: np.ndarray) -> None:
-    """The file's uncompressed bytes (header + payload) against the official sha256.
+def _check_sha256(path: Path, stem: str, payload: np.ndarray, source: IdxSource = MNIST) -> None:
+    """The file against the official sha256: of its uncompressed bytes (header + payload; MNIST),
+    or of the .gz file itself (Fashion-MNIST).
 
     A file that passes the structural checks but was altered (or is another
-    dataset in MNIST's format) is refused rather than trained on.
+    dataset in the same format) is refused rather than trained on.
     """
-    from nnlab.data.fetch import PAYLOADS  # fetch imports this module
-
-    magic, shape = IDX_FILES[stem]
-    digest = hashlib.sha256(magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape))
-    digest.update(np.ascontiguousarray(payload))
-    expected = PAYLOADS[stem][0]
+    expected = source.files[stem][0]
+    if source.hash_of == "gz":
+        digest = hashlib.sha256(path.read_bytes())
+        what = "sha256 of the file"
+    else:
+        magic, shape = IDX_FILES[stem]
+        digest = hashlib.sha256(magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape))
+        digest.update(np.ascontiguousarray(payload))
+        what = "sha256 of the payload"
     if digest.hexdigest() != expected:
         found = digest.hexdigest()[:16]
-        raise _corrupt(path, f"sha256 of the payload is {found}..., expected {expected[:16]}... (the official file)")
+        raise _corrupt(path, f"{what} is {found}..., expected {expected[:16]}... (the official file)", source)
 
 
-def load_idx_folder(folder: str | Path) -> tuple[Arrays, Arrays]:
+def load_idx_folder(folder: str | Path, source: IdxSource = MNIST) -> tuple[Arrays, Arrays]:
     """The 60k official training and 10k test images/labels from ``folder``.
 
     Each file is checked for its structure, then (labels 0..9) for its content,
@@ -162,14 +195,14 @@ def load_idx_folder(folder: str | Path) -> tuple[Arrays, Arrays]:
         arrays = []
         for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
             stem = f"{prefix}-{kind}"
-            path = idx_path(folder, stem)
+            path = idx_path(folder, stem, source)
             if path is None:
-                raise UserError(f"{folder / stem}.gz does not exist; {HOW_TO_GET}")
-            arrays.append((path, stem, read_idx(path, *IDX_FILES[stem])))
+                raise UserError(f"{folder / stem}.gz does not exist; {how_to_get(source)}")
+            arrays.append((path, stem, read_idx(path, *IDX_FILES[stem], source)))
         (x_path, x_stem, X), (y_path, y_stem, y) = arrays
-        labels = _labels(y_path, y)
-        _check_sha256(x_path, x_stem, X)
-        _check_sha256(y_path, y_stem, y)
+        labels = _labels(y_path, y, source)
+        _check_sha256(x_path, x_stem, X, source)
+        _check_sha256(y_path, y_stem, y, source)
         parts.append((X.reshape(len(X), N_PIXELS), labels))
     return parts[0], parts[1]
 

@@ -139,6 +139,7 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
     """
     from nnlab.data import mnist
     from nnlab.data.datasets import default_data_dir
+    from nnlab.data.sources import SOURCES
 
     wanted: dict[tuple[str, str | None], None] = {}
     for m in members:
@@ -146,9 +147,9 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
         wanted[(data.dataset, str(data.path) if data.path is not None else None)] = None
     errors = []
     for dataset, path in wanted:
-        if dataset == "mnist":
+        if dataset in SOURCES:  # mnist, fashion-mnist (a file dataset was read by load_config)
             try:
-                mnist.find_mnist(path if path is not None else default_data_dir())
+                mnist.find_idx(path if path is not None else default_data_dir(), SOURCES[dataset])
             except UserError as err:
                 errors += [line for line in err.lines if line not in errors]
     if errors:
