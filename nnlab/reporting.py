@@ -26,8 +26,9 @@ from nnlab.results import (
     Run,
     Sweep,
     config_value,
-    differing_keys,
+    describing_keys,
     find_runs,
+    format_value,
     is_run_dir,
     is_sweep_dir,
     load_run,
@@ -119,10 +120,11 @@ def build_report(paths: Sequence[str | Path]) -> Report:
                 rows.append(run_row(run))
                 plain.append((rows[-1], run))
     if len(plain) > 1:  # runs given one by one: a configuration is what differs between them but the seed
-        keys = differing_keys([run for _, run in plain])
+        keys = describing_keys([run for _, run in plain])
         for row, run in plain:
             row["point"] = {k: config_value(run, k) for k in keys}
             row["config"] = point_label(row["point"])
+        point_keys += [k for k in keys if k not in point_keys]
     title = titles[0] if len(titles) == 1 else plural(len(rows), "run")
     _set_labels(rows)
     return Report(rows, point_keys, title)
@@ -275,11 +277,15 @@ def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], li
         "best\ntest %",
         "wall\ntime",
     ]
+    # runs given one by one: what differs between them, a column per key (a sweep member's label says it)
+    keys = [k for k in report.point_keys if any("point" in r and "member" not in r for r in report.rows)]
+    head[1:1] = [k.replace(".", "\n", 1) for k in keys]
     if compact:
         head = [h.replace(" %", "") for h in head]
     body = [
         [
             _label(r),
+            *[format_value(k, (r.get("point") or {}).get(k)) if "member" not in r else "" for k in keys],
             r["status"],
             "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
             _pct(r["final_train_accuracy"]),
@@ -404,7 +410,8 @@ def rich_tables(report: Report) -> list[Any]:
     acc_head, acc_body = accuracy_table(report, compact=True)
     acc_title = "accuracy (%)"
     if all(r["status"] == "completed" for r in report.rows):  # save the width of a column saying so
-        acc_head, acc_body = acc_head[:1] + acc_head[2:], [row[:1] + row[2:] for row in acc_body]
+        i = acc_head.index("status")
+        acc_head, acc_body = acc_head[:i] + acc_head[i + 1 :], [row[:i] + row[i + 1 :] for row in acc_body]
         acc_title += ", all completed"
     tables = [(acc_title, (acc_head, acc_body)), (DELTA_TITLE, delta_table(report))]
     if configurations(report):

@@ -66,7 +66,8 @@ def test_markdown_and_table(runs):
     result = invoke(*map(str, runs), "--format", "md")
     assert result.exit_code == 0
     md = result.stdout
-    assert "| deep | completed | 4 | " in md
+    assert "| run | model sizes | training epochs | status |" in md  # what differs between the two runs
+    assert "| deep | 784-30-30-30-10 | 4 | completed | 4 | " in md
     assert f"| {100 * val_acc(3, 3):.2f} |" in md  # best validation %
     assert "| run | hidden 1 | hidden 2 | hidden 3 | output |" in md
     assert f"{delta(1, 0):.3g} → {delta(1, 4):.3g}" in md
@@ -166,3 +167,26 @@ def test_runs_grouped_by_what_differs(tmp_path):
     assert [r["optimizer.learning_rate"] for r in rows] == ["0.1", "0.1", "0.5", "0.5"]
     # two different runs, one each: no configuration table
     assert "configurations" not in json.loads(invoke(str(dirs[0]), str(dirs[2]), "--format", "json").stdout)
+
+
+def test_runs_given_one_by_one_show_what_differs_as_columns_and_nothing_that_does_not_apply(tmp_path):
+    adam = {"name": "adam", "learning_rate": 0.001, "rho1": 0.9, "rho2": 0.999, "delta": 1e-08}
+    dirs = [
+        write_run(tmp_path / "sgd", name="sgd"),
+        write_run(tmp_path / "adam", name="adam", config_extra={"optimizer": adam}),
+        write_run(tmp_path / "relu", name="relu", activation="relu"),
+    ]
+    out = invoke(*map(str, dirs)).stdout
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.lstrip().startswith("run"))
+    assert lines[head - 1].split()[:3] == ["model", "optimizer", "optimizer"]
+    assert lines[head].split()[:4] == ["run", "activation", "learning_rate", "name"]
+    rows = {line.split()[0]: line.split()[1:4] for line in lines[head + 2 : head + 5]}
+    assert rows == {
+        "sgd": ["sigmoid", "0.5", "sgd"],
+        "adam": ["sigmoid", "0.001", "adam"],
+        "relu": ["relu", "0.5", "sgd"],
+    }
+    assert "rho1" not in out and "delta" not in out.split("‖")[0]
+    md = invoke(*map(str, dirs), "--format", "md").stdout
+    assert "| run | model activation | optimizer learning_rate | optimizer name |" in md
