@@ -502,7 +502,7 @@ def overlay_speed_of_learning(keys: Sequence[str], groups: Sequence[Group]) -> F
         "overlay_speed_of_learning",
         "Speed of learning by configuration: each hidden layer's ‖δˡ‖ (same log scale in every panel)",
         panels,
-        ncols=min(len(panels), 3),
+        ncols=2 if len(panels) == 4 else min(len(panels), 3),  # 2x2 rather than 3 + 1
         sharey=True,
         panel_size=(5.2, 4.2),
     )
