@@ -349,6 +349,7 @@ class InstrumentsConfig(Section):
 class OutputConfig(Section):
     runs_dir: Annotated[str, BeforeValidator(text("a folder path"))] = "runs"
     checkpoint_every: Int1 = 1
+    strict: Flag = False  # a completed run with diagnosis findings exits with code 5 (nnlab.diagnosis)
 
 
 # -- the whole config ------------------------------------------------------------
