@@ -85,7 +85,8 @@ THRESHOLDS: dict[str, Threshold] = {
     "dead_share": Threshold(
         0.5,
         "dead_units",
-        "share of a hidden layer's units that are dead (f'(z) = 0 on every probe example) at the last measurement",
+        "share of a dense hidden layer's units that are dead (f'(z) = 0 on every probe example) at the last"
+        " measurement (conv layers are not counted: a unit there is one filter at one position)",
     ),
     "saturated_share": Threshold(
         0.6,

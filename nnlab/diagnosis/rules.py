@@ -17,6 +17,11 @@ from nnlab.results import Run, Series
 # --- what the rules read ----------------------------------------------------------
 
 
+def _reaches(x: float, name: str) -> bool:
+    """``x`` at or above the threshold ``name`` (accuracies are fractions k/n: 1.0 - 0.9 must reach 0.1)."""
+    return x >= threshold(name) - 1e-9
+
+
 def _hidden_groups(run: Run) -> list[list[int]]:
     """The hidden layers (1..L-1) with weights, grouped by kind in order (conv layers, then dense layers):
     ||δ|| of a conv layer sums over positions and is not on the scale of a dense layer's."""
@@ -119,7 +124,7 @@ def _layer_ratio(run: Run, upward: bool) -> tuple | None:
 def vanishing_gradient(run: Run) -> Finding | None:
     """The earliest hidden layer's ||δ|| far below the last hidden layer's: it learns that much slower."""
     worst = _layer_ratio(run, upward=True)
-    if worst is None or worst[2] < threshold("vanishing_factor"):
+    if worst is None or not _reaches(worst[2], "vanishing_factor"):
         return None
     first, last, factor, when, v_first, v_last = worst
     message = (
@@ -151,14 +156,14 @@ def vanishing_gradient(run: Run) -> Finding | None:
 def exploding_gradient(run: Run) -> Finding | None:
     """||δ|| growing toward the input (earliest hidden layer far above the last) or growing during training."""
     across = _layer_ratio(run, upward=False)
-    if across is not None and across[2] < threshold("exploding_factor"):
+    if across is not None and not _reaches(across[2], "exploding_factor"):
         across = None
     growth = None
     for layer, s in run.gradients.get("delta_norm", {}).items():
         v = s.values[np.isfinite(s.values)]
         if len(v) > 1 and v[0] > 0:
             g = float(v.max() / v[0])
-            if g >= threshold("exploding_growth") and (growth is None or g > growth[1]):
+            if _reaches(g, "exploding_growth") and (growth is None or g > growth[1]):
                 growth = (layer, g, float(v[0]), float(v.max()))
     if across is None and growth is None:
         return None
@@ -191,9 +196,18 @@ def exploding_gradient(run: Run) -> Finding | None:
 
 @rule("dead_units")
 def dead_units(run: Run) -> Finding | None:
-    """A large share of a rectifier layer's units output 0 (slope 0) on every probe example: they no longer learn."""
-    last = _last_fraction(run, "dead_fraction")
-    bad = {l: v for l, v in last.items() if v[0] >= threshold("dead_share")}
+    """A large share of a rectifier dense layer's units output 0 (slope 0) on every probe example: they no longer learn.
+
+    Dense layers only: in a conv layer a unit is one filter at one position, and positions over an image's
+    empty border are 0 for every example while the filter learns elsewhere (a healthy conv ReLU net shows ~50%).
+    """
+    kinds = run.layer_kinds
+    last = {
+        l: v
+        for l, v in _last_fraction(run, "dead_fraction").items()
+        if (kinds[l - 1] if l <= len(kinds) else "dense") == "dense"
+    }
+    bad = {l: v for l, v in last.items() if _reaches(v[0], "dead_share")}
     if not bad:
         return None
     said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s units" for l, (v, _) in bad.items())
@@ -201,8 +215,7 @@ def dead_units(run: Run) -> Finding | None:
     return Finding(
         "dead_units",
         "warning",
-        f"{said} {'is' if len(bad) == 1 else 'are'} dead (output 0 on every probe example, so no gradient) "
-        f"at epoch {epoch}",
+        f"{said} are dead (output 0 on every probe example, so no gradient) at epoch {epoch}",
         evidence={
             "dead_fraction": {str(l): v for l, (v, _) in bad.items()},
             "epoch": epoch,
@@ -220,7 +233,7 @@ def dead_units(run: Run) -> Finding | None:
 def saturated_units(run: Run) -> Finding | None:
     """A large share of a sigmoid/tanh hidden layer's outputs sit where the slope is nearly 0."""
     last = _last_fraction(run, "saturated_fraction")
-    bad = {l: v for l, v in last.items() if v[0] >= threshold("saturated_share")}
+    bad = {l: v for l, v in last.items() if _reaches(v[0], "saturated_share")}
     if not bad:
         return None
     said = ", ".join(f"{run.layer_label(l)} {100 * v:.0f}%" for l, (v, _) in bad.items())
@@ -257,7 +270,7 @@ def learning_stalled(run: Run) -> Finding | None:
     epoch, value = int(ep[ok[-1]]), float(acc[ok[-1]])
     n = _n_classes(run)
     chance = 1.0 / n
-    if epoch < threshold("stalled_epochs") or value > threshold("stalled_margin") * chance:
+    if epoch < threshold("stalled_epochs") or value > threshold("stalled_margin") * chance + 1e-9:
         return None
     best = float(np.max(acc[ok]))
     return Finding(
@@ -322,7 +335,7 @@ def overfitting(run: Run) -> Finding | None:
     gap = float(gaps[-1])
     window = int(threshold("overfit_window"))
     before = float(gaps[-1 - window]) if len(gaps) > window else float(gaps[0])
-    if gap < threshold("overfit_gap") or gap < before:
+    if not _reaches(gap, "overfit_gap") or gap < before - 1e-9:
         return None
     epoch = int(ep[ok[-1]])
     trend = "widening" if gap > before + 0.005 else "steady"
