@@ -107,13 +107,13 @@ THRESHOLDS: dict[str, Threshold] = {
     "overfit_gap": Threshold(
         0.10,
         "overfitting",
-        "train (probe) accuracy minus validation accuracy at the last epoch, at or above which the net is"
-        " memorizing (when the gap is not shrinking over the last overfit_window epochs)",
+        "train (probe) accuracy minus validation accuracy at or above which the net memorizes; it must hold at"
+        " the last epoch and in the median of the last overfit_window epochs",
     ),
     "overfit_window": Threshold(
         3,
         "overfitting",
-        "epochs over which the gap's trend is read",
+        "epochs the gap must last (the median over them), and the span its trend is read over",
     ),
 }
 

@@ -324,26 +324,26 @@ def divergence(run: Run) -> Finding | None:
 
 @rule("overfitting")
 def overfitting(run: Run) -> Finding | None:
-    """Train (probe) accuracy well above validation accuracy, with the gap not closing."""
+    """Train (probe) accuracy well above validation accuracy, and for several epochs: the net memorizes."""
     ep, tr, va = (run.metrics.get(k) for k in ("epoch", "train_accuracy", "validation_accuracy"))
     if ep is None or tr is None or va is None:
         return None
     ok = np.flatnonzero(np.isfinite(tr) & np.isfinite(va) & (ep >= 1))
-    if not len(ok):
+    window = int(threshold("overfit_window"))
+    if len(ok) < window:
         return None
     gaps = tr[ok] - va[ok]
     gap = float(gaps[-1])
-    window = int(threshold("overfit_window"))
-    before = float(gaps[-1 - window]) if len(gaps) > window else float(gaps[0])
-    if not _reaches(gap, "overfit_gap") or gap < before - 1e-9:
+    if not (_reaches(gap, "overfit_gap") and _reaches(float(np.median(gaps[-window:])), "overfit_gap")):
         return None
     epoch = int(ep[ok[-1]])
-    trend = "widening" if gap > before + 0.005 else "steady"
-    since = int(ep[ok[-1 - window]]) if len(gaps) > window else int(ep[ok[0]])
+    k = max(0, len(gaps) - 1 - window)
+    before, since = float(gaps[k]), int(ep[ok[k]])
+    trend = "widening" if gap > before + 0.01 else "closing" if gap < before - 0.01 else "steady"
     best_i = int(np.argmax(va[ok]))
     best_note = (
         f"; validation best {100 * va[ok][best_i]:.1f}% at epoch {int(ep[ok][best_i])}"
-        if best_i != len(ok) - 1 and not math.isclose(va[ok][best_i], va[ok][-1])
+        if not math.isclose(va[ok][best_i], va[ok][-1])
         else ""
     )
     return Finding(
