@@ -206,7 +206,7 @@ def test_saturated_units_share_of_a_hidden_layer(tmp_path, share, found):
     run = run_with(tmp_path, fractions={1: [0.2, share, 0.1, 0.99]})  # the output layer's 99% does not count
     assert rules_of(run) == (["saturated_units"] if found else [])
     if found:
-        assert f"hidden layer 2 {100 * share:.0f}%" in diagnose(run)[0].message
+        assert diagnose(run)[0].message.startswith(f"{100 * share:.0f}% of hidden layer 2's outputs")
 
 
 @pytest.mark.parametrize(
@@ -313,7 +313,9 @@ def test_dead_relu_config_prints_dead_units_and_stalled_learning(tmp_path):
 def test_saturated_config_prints_saturated_units(tmp_path):
     result, out = train(tmp_path, "faults/saturated")
     assert result.exit_code == 0, out
-    assert re.search(r"^warning: saturated units: .* hidden layer 1 [6-9]\d%, hidden layer 2 [6-9]\d%", out, re.M)
+    assert re.search(
+        r"^warning: saturated units: [6-9]\d% of hidden layer 1's, [6-9]\d% of hidden layer 2's outputs", out, re.M
+    )
     assert "dead units" not in out
 
 

@@ -236,13 +236,13 @@ def saturated_units(run: Run) -> Finding | None:
     bad = {l: v for l, v in last.items() if _reaches(v[0], "saturated_share")}
     if not bad:
         return None
-    said = ", ".join(f"{run.layer_label(l)} {100 * v:.0f}%" for l, (v, _) in bad.items())
+    said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s" for l, (v, _) in bad.items())
     epoch = max(e for _, e in bad.values())
     return Finding(
         "saturated_units",
         "warning",
-        f"saturated (slope below 1% of the largest) on the probe set at epoch {epoch}: {said} of (example, unit)"
-        " pairs; a saturated unit passes almost no gradient back",
+        f"{said} outputs on the probe set are saturated at epoch {epoch} (slope below 1% of its largest);"
+        " a saturated unit passes almost no gradient back",
         evidence={
             "saturated_fraction": {str(l): v for l, (v, _) in bad.items()},
             "epoch": epoch,
