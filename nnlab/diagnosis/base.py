@@ -67,19 +67,19 @@ THRESHOLDS: dict[str, Threshold] = {
     "vanishing_factor": Threshold(
         10.0,
         "vanishing_gradient",
-        "the last hidden layer's ||δ|| divided by the earliest hidden layer's (layers of the same kind) on the probe"
+        "the last hidden layer's ‖δ‖ divided by the earliest hidden layer's (layers of the same kind) on the probe"
         " set, at initialization or at the last measurement; at or above it the earliest layer learns too slowly",
     ),
     "exploding_factor": Threshold(
         10.0,
         "exploding_gradient",
-        "the earliest hidden layer's ||δ|| divided by the last hidden layer's (same kind), at initialization or at"
+        "the earliest hidden layer's ‖δ‖ divided by the last hidden layer's (same kind), at initialization or at"
         " the last measurement; at or above it the gradient grows on its way back to the input",
     ),
     "exploding_growth": Threshold(
         100.0,
         "exploding_gradient",
-        "a layer's ||δ|| at its largest divided by its value at the first measurement; at or above it the gradient"
+        "a layer's ‖δ‖ at its largest divided by its value at the first measurement; at or above it the gradient"
         " grows during training",
     ),
     "dead_share": Threshold(
