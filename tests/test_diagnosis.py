@@ -400,3 +400,18 @@ def test_sweep_strict_exit_and_findings_column(tmp_path):
     assert result.exit_code == 5, result.output
     assert "learning stalled 2/2" in result.output
     assert "strict: 2 member(s) with diagnosis findings" in result.output
+
+
+def test_small_training_set_without_l2_prints_overfitting(tmp_path):
+    result, out = train(
+        tmp_path,
+        "quickstart",
+        *("--set", "data.train_size=500", "--set", "instruments.probe_size=500"),
+        *("--set", "regularization.l2=0", "--set", "training.epochs=10"),
+    )
+    assert result.exit_code == 0, out
+    m = re.search(
+        r"^warning: overfitting: train \(probe\) (\d+\.\d)% against validation (\d+\.\d)% at epoch 10", out, re.M
+    )
+    assert m and float(m.group(1)) - float(m.group(2)) >= 10
+    assert "try: --set regularization.l2=5.0 (weight decay)" in out
