@@ -353,14 +353,14 @@ def to_markdown(report: Report) -> str:
         table(*delta_table(report)),
         "",
     ]
-    if configurations(report):
-        parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
     parts += ["## Diagnosis", ""]
     for r in report.rows:
         found = r.get("diagnosis") or []
         parts.append(f"- **{_label(r)}**: " + ("no findings" if not found else f"{plural(len(found), 'finding')}"))
         parts += [f"  - {f['severity']}: {f['rule'].replace('_', ' ')}: {f['message']}" for f in found]
     parts.append("")
+    if configurations(report):  # last: the summary over seeds
+        parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
     return "\n".join(parts)
 
 

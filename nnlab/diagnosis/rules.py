@@ -96,10 +96,7 @@ def _smaller_lr(run: Run) -> str:
     )
 
 
-# --- the rules ----------------------------------------------------------------------
-
-
-def _when(run: Run, step: int, epoch: int) -> str:
+def _when(step: int, epoch: int) -> str:
     return "at initialization" if step == 0 else f"at epoch {epoch}"
 
 
@@ -110,14 +107,17 @@ def _layer_ratio(run: Run, upward: bool) -> tuple | None:
     d = run.gradients.get("delta_norm", {})
     worst = None
     for first, last, steps, r in _layer_pairs(run):
-        for i in {0, len(r) - 1}:
+        for i in sorted({0, len(r) - 1}):
             factor = float(r[i] if upward else 1.0 / r[i])
             if worst is None or factor > worst[2]:
                 s = d[first]
                 j = int(np.flatnonzero(s.steps == steps[i])[0])
                 v_last = float(d[last].values[np.flatnonzero(d[last].steps == steps[i])[0]])
-                worst = (first, last, factor, _when(run, int(steps[i]), int(s.epochs[j])), float(s.values[j]), v_last)
+                worst = (first, last, factor, _when(int(steps[i]), int(s.epochs[j])), float(s.values[j]), v_last)
     return worst
+
+
+# --- the rules ----------------------------------------------------------------------
 
 
 @rule("vanishing_gradient")
