@@ -309,6 +309,7 @@ instruments:
 output:
   runs_dir: runs
   checkpoint_every: 1
+  strict: false
 """
 
 
