@@ -415,3 +415,13 @@ def test_small_training_set_without_l2_prints_overfitting(tmp_path):
     )
     assert m and float(m.group(1)) - float(m.group(2)) >= 10
     assert "try: --set regularization.l2=5.0 (weight decay)" in out
+
+
+def test_a_conv_relu_net_is_diagnosed_without_counting_dead_border_positions(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "conv/r6-conv2-relu", "--smoke", "--runs-dir", str(tmp_path), "--plain"])
+    assert result.exit_code == 0, result.output
+    run = load_run(_run_dir(result.output))
+    assert run.layer_kinds == ["conv2d", "conv2d", "dense", "dense"]
+    conv2_dead = run.activations["dead_fraction"][2].values[-1]
+    assert conv2_dead >= THRESHOLDS["dead_share"].value  # filter positions over the empty border
+    assert "dead_units" not in [f["rule"] for f in json.loads((run.path / "diagnosis.json").read_text())["findings"]]
