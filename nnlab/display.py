@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from nnlab.text import plural
 from nnlab.training import Hook, TrainState
 
 MODES = ("auto", "rich", "plain", "quiet")
+_ERROR_LINE = re.compile(r"(epoch \d+: )?error:")  # a finding of severity error, live or at the end
 
 
 def resolve_mode(mode: str) -> str:
@@ -70,6 +72,18 @@ class Display(Hook):
         else:
             print(text, flush=True)
 
+    def warn(self, text: str) -> None:
+        """One line that must not be missed (a finding of the live diagnosis): above the progress bars."""
+        if self.mode == "quiet":
+            return
+        if self.console is not None:
+            from rich.text import Text
+
+            style = "red" if _ERROR_LINE.match(text) else "yellow"
+            (self._progress.console if self._progress is not None else self.console).print(Text(text, style=style))
+        else:
+            print(text, flush=True)
+
     # -- live display -------------------------------------------------------
     def on_train_start(self, state: TrainState) -> None:
         if self.mode != "rich":
@@ -121,7 +135,10 @@ class Display(Hook):
         self.stop()
 
     # -- the end ------------------------------------------------------------
-    def final(self, run_dir: str, summary: dict[str, Any], status: str, error: str | None) -> None:
+    def final(
+        self, run_dir: str, summary: dict[str, Any], status: str, error: str | None, findings: Sequence[Any] = ()
+    ) -> None:
+        """The results; ``findings``: the diagnosis (``nnlab.diagnosis.Finding``), none for a healthy run."""
         if self.mode == "quiet":
             return
         if self.mode == "rich":
@@ -133,7 +150,29 @@ class Display(Hook):
             self.print(f"{status}: {error}")
         if summary.get("stopped_early"):
             self.print(early_stop_line(summary))
+        if "diagnosis" in summary:
+            for line in diagnosis_lines(findings):
+                if self.console is not None and line.startswith(("error", "warning")):
+                    self.warn(line)
+                elif self.console is not None:
+                    from rich.text import Text
+
+                    self.console.print(Text(line))
+                else:
+                    self.print(line)
         self.print(f"run directory: {run_dir}")
+
+
+def diagnosis_lines(findings: Sequence[Any]) -> list[str]:
+    """ "diagnosis: no findings", or a line per finding with what to try under it."""
+    if not findings:
+        return ["diagnosis: no findings (docs/diagnosis.md)"]
+    lines = [f"diagnosis: {plural(len(findings), 'finding')} (docs/diagnosis.md)"]
+    for f in findings:
+        lines.append(f.line())
+        if f.remedies:
+            lines.append("  try: " + "; ".join(f.remedies))
+    return lines
 
 
 def early_stop_line(s: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import shutil
 import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 
 from nnlab.build import Data, build_data, build_network, build_optimizer
 from nnlab.config import Config, dump_config, load_config
+from nnlab.diagnosis import STRICT_EXIT_CODE, DiagnosisHook, Finding, diagnose_run_dir
 from nnlab.display import Display
 from nnlab.errors import DivergedError, UserError
 from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
@@ -49,9 +50,13 @@ class RunResult:
     status: str  # completed | diverged | failed | interrupted
     summary: dict[str, Any] | None
     error: str | None
+    findings: list[Finding] = field(default_factory=list)  # the diagnosis (nnlab.diagnosis)
+    strict: bool = False  # output.strict: a completed run with findings exits with STRICT_EXIT_CODE
 
     @property
     def exit_code(self) -> int:
+        if self.status == "completed" and self.strict and self.findings:
+            return STRICT_EXIT_CODE
         return EXIT_CODES[self.status]
 
 
@@ -418,8 +423,10 @@ def _run(
     train_on = train_label(cfg.instruments.train_metrics)
     show = Display(display, cfg.name, train=train_on)
     all_hooks = [*instruments, *extra.values(), recorder, *writers, *hooks, show]
+    if show.mode != "quiet":  # each new finding once, after the epoch's line (the recorder has flushed its rows)
+        all_hooks.append(DiagnosisHook(rundir.path, show.warn))
     recorder.t0 = time.perf_counter()
-    status, error, state = "completed", None, None
+    status, error, state, diverged = "completed", None, None, None
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # NaN/inf is caught as divergence
             state = train(
@@ -437,6 +444,7 @@ def _run(
             )
     except DivergedError as e:
         status, error = "diverged", str(e)
+        diverged = {"epoch": e.epoch, "layer": e.layer, "message": str(e)}
     except KeyboardInterrupt:
         status, error = "interrupted", "interrupted by the user (Ctrl-C)"
     except Exception as e:  # a bug or an environment failure: recorded, not hidden
@@ -450,6 +458,9 @@ def _run(
     summary = summarize(recorder.history, kept, status, recorder.wall())
     if state is not None and state.stop and status == "completed":
         summary["stopped_early"] = state.stop
+    if diverged is not None:
+        summary["divergence"] = diverged
+    findings = _diagnose(rundir, summary, show) if status in ("completed", "diverged") else []
     try:
         best = summary["best"]["epoch"]
         if best is not None and best == recorder.best_epoch != recorder.saved_best:
@@ -463,5 +474,20 @@ def _run(
         if status == "interrupted":
             show.final(str(rundir.path), summary, status, error)
             raise KeyboardInterrupt
-    show.final(str(rundir.path), summary, status, error)
-    return RunResult(rundir.path, status, summary, error)
+    show.final(str(rundir.path), summary, status, error, findings)
+    return RunResult(rundir.path, status, summary, error, findings, cfg.output.strict)
+
+
+def _diagnose(rundir: RunDir, summary: dict[str, Any], show: Display) -> list[Finding]:
+    """The diagnosis of the finished run from its directory: diagnosis.json, and ``summary["diagnosis"]``.
+
+    A failure here is said and recorded (``diagnosis: null``); the run's own files are already safe.
+    """
+    try:
+        findings = diagnose_run_dir(rundir.path, summary)
+    except Exception as e:  # noqa: BLE001 - the training result stands whatever the diagnosis does
+        show.warn(f"note: no diagnosis ({type(e).__name__}: {e})")
+        summary["diagnosis"] = None
+        return []
+    summary["diagnosis"] = [f.to_dict() for f in findings]
+    return findings

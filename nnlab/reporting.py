@@ -95,7 +95,16 @@ def run_row(run: Run) -> dict[str, Any]:
     row["wall_seconds"] = run.wall_seconds
     initial, final = _delta_lists(run)
     row["delta_norms"] = {"initial": initial, "final": final}
+    row["diagnosis"] = [f.to_dict() for f in run_findings(run)]
     return row
+
+
+def run_findings(run: Run) -> list:
+    """The diagnosis the run recorded (summary.json), else the rules applied now to what its directory holds."""
+    from nnlab.diagnosis import diagnose, findings_from
+
+    recorded = findings_from(run.summary)
+    return recorded if recorded is not None else diagnose(run)
 
 
 def build_report(paths: Sequence[str | Path]) -> Report:
@@ -165,8 +174,19 @@ def configurations(report: Report) -> list[dict[str, Any]]:
             d = _stats((r["delta_norms"]["initial"] or [None] * layers)[i] for r in rows)
             agg["delta_initial"].append(d if d["n"] else None)
         agg["layers"] = layers
+        counts: dict[str, int] = {}
+        for r in rows:
+            for rule in dict.fromkeys(f["rule"] for f in r.get("diagnosis") or []):
+                counts[rule] = counts.get(rule, 0) + 1
+        agg["findings"] = counts  # rule -> how many of the configuration's runs have it
         out.append(agg)
     return out
+
+
+def findings_cell(agg: dict[str, Any]) -> str:
+    """ "vanishing gradient 3/3, dead units 1/3": each finding and in how many of the runs."""
+    n = agg["runs"]
+    return ", ".join(f"{rule.replace('_', ' ')} {k}/{n}" for rule, k in sorted(agg.get("findings", {}).items()))
 
 
 def _stats(values: Any) -> dict[str, Any]:
@@ -186,7 +206,9 @@ def _pm(d: dict[str, Any] | None, pct: bool) -> str:
 def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
     aggs = configurations(report)
     n = report.max_hidden
+    with_findings = any(a.get("findings") for a in aggs)  # a healthy family keeps the table as it was
     head = ["configuration", "runs", "final valid %", "best valid %", "final test %"]
+    head += ["findings"] if with_findings else []
     head += [f"‖δ‖ h{h}" for h in range(1, n + 1)] + ["‖δ‖ out"]
     body = []
     for a in aggs:
@@ -200,6 +222,7 @@ def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
                 _pm(a["best_validation_accuracy"], True),
                 _pm(a["final_test_accuracy"], True),
             ]
+            + ([findings_cell(a)] if with_findings else [])
             + [_pm(c, False) for c in cells]
         )
     return head, body
@@ -336,7 +359,13 @@ def to_markdown(report: Report) -> str:
         table(*delta_table(report)),
         "",
     ]
-    if configurations(report):
+    parts += ["## Diagnosis", ""]
+    for r in report.rows:
+        found = r.get("diagnosis") or []
+        parts.append(f"- **{_label(r)}**: " + ("no findings" if not found else f"{plural(len(found), 'finding')}"))
+        parts += [f"  - {f['severity']}: {f['rule'].replace('_', ' ')}: {f['message']}" for f in found]
+    parts.append("")
+    if configurations(report):  # last: the summary over seeds
         parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
     return "\n".join(parts)
 
@@ -353,7 +382,7 @@ def csv_fields(report: Report) -> list[str]:
     fields += point_keys
     fields += ["seed", "sizes", "epochs_completed"] + [k for k, _, _ in ACCURACY_FIELDS] + ["wall_seconds"]
     fields += [f"delta_initial_{l}" for l in layers] + [f"delta_final_{l}" for l in layers]
-    return fields
+    return fields + ["findings"]
 
 
 def _cell(v: Any) -> Any:
@@ -379,6 +408,7 @@ def to_csv(report: Report) -> str:
         for at in ("initial", "final"):
             for name, v in zip(layers, _layer_values(r, r["delta_norms"][at], n)):
                 flat[f"delta_{at}_{name}"] = _cell(v)
+        flat["findings"] = ";".join(f["rule"] for f in r.get("diagnosis") or [])
         w.writerow(flat)
     return buf.getvalue()
 
@@ -436,7 +466,29 @@ def rich_tables(report: Report) -> list[Any]:
         for row in body:
             t.add_row(*row)
         out.append(t)
+    out.append(diagnosis_text(report))
     return out
+
+
+DIAGNOSIS_TITLE = "diagnosis (docs/diagnosis.md)"
+
+
+def diagnosis_text(report: Report):
+    """The findings of each run, a line each (rich Text: brackets in messages are not markup)."""
+    from rich.text import Text
+
+    text = Text(f"{DIAGNOSIS_TITLE}\n", style="italic")
+    for r in report.rows:
+        found = r.get("diagnosis") or []
+        text.append(f" {_label(r)}: ", style="bold")
+        text.append("no findings\n" if not found else f"{plural(len(found), 'finding')}\n")
+        for f in found:
+            text.append(
+                f"   {f['severity']}: {f['rule'].replace('_', ' ')}: ",
+                style="red" if f["severity"] == "error" else "yellow",
+            )
+            text.append(f"{f['message']}\n")
+    return text
 
 
 def output_format(output: Path | None, fmt: str | None) -> str:

@@ -552,7 +552,7 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 #: keys that never define a configuration (they name or place a run, or are the seed)
-IDENTITY_KEYS = ("name", "training.seed", "output.runs_dir", "output.checkpoint_every", "data.path")
+IDENTITY_KEYS = ("name", "training.seed", "output.runs_dir", "output.checkpoint_every", "output.strict", "data.path")
 
 
 def differing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -> list[str]:

@@ -309,6 +309,8 @@ instruments:
 output:
   runs_dir: runs
   checkpoint_every: 1
+  tensorboard: false
+  strict: false
 """
 
 

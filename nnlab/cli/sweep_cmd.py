@@ -148,10 +148,29 @@ class SweepProgress:
 @click.option("--dry-run", is_flag=True, help="List the members (all validated) and exit.")
 @click.option("--no-plots", is_flag=True, help="Skip the comparison figures.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the final table and failures.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with code 5 when every member completed but some have diagnosis findings (as output.strict: true).",
+)
 @tensorboard_option
 @user_errors
 def sweep(
-    sweep, sets, grids, seeds, jobs, executor, scheduler, runs_dir, resume, smoke, dry_run, no_plots, quiet, tensorboard
+    sweep,
+    sets,
+    grids,
+    seeds,
+    jobs,
+    executor,
+    scheduler,
+    runs_dir,
+    resume,
+    smoke,
+    dry_run,
+    no_plots,
+    quiet,
+    strict,
+    tensorboard,
 ):
     """Run a family of configs: a sweep file or a shipped sweep's name.
 
@@ -166,7 +185,8 @@ def sweep(
       nnlab sweep --resume runs/sweeps/20261123-010000-depth
       nnlab sweep my-sweep.yaml --grid training.batch_size=10,50 --seeds 3
       nnlab sweep depth --seeds 5,6,7              (three more seeds for an earlier --seeds 5)
-    Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted.
+    Exit codes: 0 all completed, 1 some member failed, 2 bad input, 130 interrupted,
+    5 all completed but some with diagnosis findings under --strict (or output.strict: true).
     """
     from nnlab.errors import UserError
     from nnlab.sweep import run as runner
@@ -258,7 +278,27 @@ def sweep(
         if waiting:
             click.echo(f"not started: {', '.join(m.id for m in waiting)}", err=True)
         click.echo(f"interrupted: finished members kept; continue with nnlab sweep --resume {sweep_dir}", err=True)
-    sys.exit(result.exit_code)
+    sys.exit(_strict_exit(result, sweep_dir, strict))
+
+
+def _strict_exit(result, sweep_dir: Path, strict: bool) -> int:
+    """The sweep's exit code; 5 (STRICT_EXIT_CODE) when all completed, some with findings, and strict was asked
+    (--strict, or output.strict in those members' config)."""
+    if result.exit_code != 0:
+        return result.exit_code
+    from nnlab.diagnosis import STRICT_EXIT_CODE
+    from nnlab.sweep.aggregate import members_with_findings
+
+    found = [
+        (m, rules)
+        for m, rules, own in members_with_findings(sweep_dir, result.members, result.records)
+        if strict or own
+    ]
+    if not found:
+        return 0
+    said = ", ".join(f"{m.id} ({', '.join(r.replace('_', ' ') for r in rules)})" for m, rules in found)
+    click.echo(f"strict: {len(found)} member(s) with diagnosis findings: {said}; exit {STRICT_EXIT_CODE}", err=True)
+    return STRICT_EXIT_CODE
 
 
 def _smoke(spec, quiet: bool) -> None:

@@ -73,9 +73,14 @@ def _load(config: str, overrides: list[str], smoke: bool, quiet: bool):
 @click.option("--name", help="Run name (default: the config's name).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors and the run directory.")
 @click.option("--plain", is_flag=True, help="Plain one-line-per-epoch output even on a terminal.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit with code 5 when the run completes with diagnosis findings (for CI; the config key output.strict).",
+)
 @tensorboard_option
 @user_errors
-def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain, tensorboard):
+def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plain, strict, tensorboard):
     """Train the network CONFIG declares and write a run directory.
 
     CONFIG is a YAML file, or the name of a config shipped with nnlab
@@ -83,7 +88,8 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
     existing file wins over a name.
 
     \b
-    Exit codes: 0 completed, 2 bad input, 3 diverged, 1 failed, 130 interrupted.
+    Exit codes: 0 completed, 2 bad input, 3 diverged, 1 failed, 130 interrupted,
+    5 completed with diagnosis findings under --strict (or output.strict: true).
     """
     from nnlab.experiment import run_experiment
 
@@ -99,7 +105,7 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
                 "--resume RUN_DIR takes no CONFIG, --set, --name, --tensorboard or --smoke: the run keeps its own config"
             )
         result = _run(lambda: run_experiment(None, resume=resume, display=display))
-        sys.exit(result.exit_code)
+        sys.exit(_exit_code(result, strict))
     if not config:
         raise UserError(
             "missing CONFIG: give a YAML config file or a shipped config's name, e.g. nnlab train quickstart"
@@ -125,7 +131,18 @@ def train(config, overrides, dry_run, smoke, resume, runs_dir, name, quiet, plai
         click.echo(str(result.run_dir))
     if result.status != "completed":
         click.echo(f"error: {result.status}: {result.error}", err=True)
-    sys.exit(result.exit_code)
+    sys.exit(_exit_code(result, strict))
+
+
+def _exit_code(result, strict: bool) -> int:
+    """The run's exit code; under ``--strict`` a completed run with findings gets STRICT_EXIT_CODE (5)."""
+    if strict:
+        import dataclasses
+
+        result = dataclasses.replace(result, strict=True)
+    if result.exit_code != 0 and result.status == "completed":
+        click.echo(f"strict: {len(result.findings)} diagnosis finding(s); exit {result.exit_code}", err=True)
+    return result.exit_code
 
 
 def _as_ctrl_c(signum, frame):

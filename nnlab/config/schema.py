@@ -409,6 +409,7 @@ class OutputConfig(Section):
     runs_dir: Annotated[str, BeforeValidator(text("a folder path"))] = "runs"
     checkpoint_every: Int1 = 1
     tensorboard: Flag = False  # event files in RUN_DIR/tensorboard (nnlab.tensorboard; needs nnlab[tensorboard])
+    strict: Flag = False  # a completed run with diagnosis findings exits with code 5 (nnlab.diagnosis)
 
 
 # -- the whole config ------------------------------------------------------------

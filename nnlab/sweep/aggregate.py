@@ -92,6 +92,23 @@ def write_results(sweep_dir: Path, members: list[Member], records: dict[str, dic
     atomic_write_text(sweep_dir / "results.csv", results_csv(members, records, keys))
 
 
+def members_with_findings(sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]]) -> list:
+    """(member, its finding rules, whether its config asks output.strict) for each completed member with findings."""
+    from nnlab.results import load_run
+
+    out = []
+    for m in members:
+        rec = records.get(m.id) or {}
+        found = [f.get("rule") for f in ((rec.get("summary") or {}).get("diagnosis") or [])]
+        if rec.get("status") == "completed" and found:
+            try:
+                strict = bool((load_run(sweep_dir / m.dir).config.get("output") or {}).get("strict"))
+            except Exception:  # noqa: BLE001 - an unreadable member is reported elsewhere
+                strict = False
+            out.append((m, found, strict))
+    return out
+
+
 def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
     """Per configuration (grid point): mean ± std over seeds of its completed members.
 
