@@ -32,11 +32,13 @@ from nnlab.build import Data, build_data, build_network, build_optimizer
 from nnlab.config import Config, dump_config, load_config
 from nnlab.display import Display
 from nnlab.errors import DivergedError, UserError
-from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
+from nnlab.instruments import Row
+from nnlab.instruments.registry import INITIAL_WEIGHTS, Setup, build_instruments
+from nnlab.io import load_npz
 from nnlab.memory import check_fits, config_eval_rows
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
-from nnlab.rundir import BEST_WEIGHTS, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
+from nnlab.rundir import BEST_WEIGHTS, ESSENTIAL, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
 from nnlab.text import plural, train_label
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
@@ -166,6 +168,23 @@ def save_checkpoint(
         info["best_epoch"] = best[0]
         arrays.update({f"best.{k}": v for k, v in best[1].items()})
     rundir.save_checkpoint(arrays, info)
+
+
+def initial_weights(rundir: RunDir, net: Network) -> dict[str, np.ndarray]:
+    """The parameters at initialization: from ``weights-initial.npz`` when the run has it (a resumed
+    run), else the network's as built (a copy), written there atomically."""
+    path = rundir.path / INITIAL_WEIGHTS
+    if path.exists():
+        try:
+            arrays = load_npz(path)
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+            raise UserError(f"{path}: unreadable ({str(e) or type(e).__name__})") from None
+        if set(arrays) == set(net.params) and all(arrays[k].shape == p.shape for k, p in net.params.items()):
+            return arrays
+        raise UserError(f"{path}: does not fit the run's config.yaml (parameters {sorted(arrays)})")
+    initial = {k: np.array(v, copy=True) for k, v in net.params.items()}
+    rundir.save_arrays(INITIAL_WEIGHTS, initial)
+    return initial
 
 
 def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
@@ -363,14 +382,9 @@ def _run(
     kept: list[Row] = []
     sink = _Tee(recorder, kept)
     X_probe, y_probe = probe_set(cfg, data)
-    ins = cfg.instruments
-    instruments: list[Hook] = []
-    if ins.gradients:
-        instruments.append(ProbeGradients(sink, X_probe, y_probe, ins.gradients_every_steps))
-    if ins.activations:
-        instruments.append(ActivationStats(sink, X_probe, y_probe, ins.gradients_every_steps))
-    if ins.batch_stats:
-        instruments.append(BatchStats(sink, ins.batch_stats_every))
+    initial = initial_weights(rundir, net)
+    setup = Setup(cfg, net, sink, X_probe, y_probe, initial, folder=rundir.path, n_train=data.n_train)
+    instruments = build_instruments(setup)
 
     start = dict(start_epoch=0, start_step=0, opt_state=None)
     if resuming:
@@ -381,7 +395,8 @@ def _run(
             try:
                 net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")}, source="checkpoint")
                 rng.bit_generator.state = info["rng"]
-                tables = {t: int(info["tables"][t]) for t in TABLES}
+                # a table added to nnlab after the checkpoint was written (curvature) keeps what it has
+                tables = {t: int(info["tables"][t]) for t in TABLES if t in info["tables"] or t in ESSENTIAL}
             except (KeyError, ValueError, TypeError) as e:
                 raise UserError(f"{rundir.checkpoint_path}: does not fit the run's config.yaml ({e})") from None
         rundir.reopen()

@@ -1,0 +1,48 @@
+"""Distance of each layer's weights from their initial values, and the size of an update.
+
+    distance       ||W^l_t - W^l_0||            (Frobenius norm; weights only, not biases)
+    distance_rel   ||W^l_t - W^l_0|| / ||W^l_0||
+    update_size    ||ΔW^l|| of the step just taken (the last step of the epoch at an epoch end)
+
+W^l_0 comes from ``weights-initial.npz`` (written when a run starts, read again
+by a resumed run), so a resumed run measures from the same origin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnlab.instruments.base import Row, Sink
+from nnlab.instruments.tracking import Tracked
+from nnlab.training import TrainState
+
+
+def _norm(x: np.ndarray) -> float:
+    flat = x.ravel().astype(np.float64, copy=False)
+    return math.sqrt(float(np.dot(flat, flat)))
+
+
+class WeightDistance(Tracked):
+    """Rows ``distance``, ``distance_rel`` and (after the first step) ``update_size`` per layer."""
+
+    table = "gradients"
+
+    def __init__(self, sink: Sink, initial: dict[str, np.ndarray], every_steps: int | None = None) -> None:
+        super().__init__(every_steps)
+        self.sink = sink
+        self.initial = {k: np.asarray(v, dtype=np.float64) for k, v in initial.items()}
+
+    def record(self, state: TrainState) -> None:
+        rows = []
+        for layer in state.net.learning_layers:
+            name = f"W{layer.number}"
+            W0 = self.initial[name]
+            d = _norm(layer.W.astype(np.float64) - W0)
+            n0 = _norm(W0)
+            values = {"distance": d, "distance_rel": d / n0 if n0 > 0 else math.inf}
+            if state.step > 0 and name in state.updates:
+                values["update_size"] = _norm(state.updates[name])
+            rows += [Row(state.step, state.epoch, layer.number, q, v, layer.label) for q, v in values.items()]
+        self.sink.emit(self.table, rows)
