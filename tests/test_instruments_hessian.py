@@ -57,7 +57,9 @@ def test_a_quadratic_cost_has_the_hessian_of_its_linear_model():
 
     rng = np.random.default_rng(1)
     X = rng.standard_normal((9, 2))
-    net = Network([Dense(rng.standard_normal((2, 2)), np.zeros(2), make_activation("identity"))], make_cost("quadratic"))
+    net = Network(
+        [Dense(rng.standard_normal((2, 2)), np.zeros(2), make_activation("identity"))], make_cost("quadratic")
+    )
     A = np.hstack([X, np.ones((9, 1))])
     expected = np.linalg.eigvalsh(A.T @ A / 9).max()
     Y = one_hot(rng.integers(0, 2, 9), 2, np.float64)

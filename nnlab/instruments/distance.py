@@ -1,7 +1,7 @@
 """Distance of each layer's weights from their initial values, and the size of an update.
 
     distance       ||W^l_t - W^l_0||            (Frobenius norm; weights only, not biases)
-    distance_rel   ||W^l_t - W^l_0|| / ||W^l_0||
+    distance_rel   ||W^l_t - W^l_0|| / ||W^l_0||   (NaN for a layer initialized to zero)
     update_size    ||ΔW^l|| of the step just taken (the last step of the epoch at an epoch end)
 
 W^l_0 comes from ``weights-initial.npz`` (written when a run starts, read again
@@ -41,7 +41,7 @@ class WeightDistance(Tracked):
             W0 = self.initial[name]
             d = _norm(layer.W.astype(np.float64) - W0)
             n0 = _norm(W0)
-            values = {"distance": d, "distance_rel": d / n0 if n0 > 0 else math.inf}
+            values = {"distance": d, "distance_rel": d / n0 if n0 > 0 else math.nan}
             if state.step > 0 and name in state.updates:
                 values["update_size"] = _norm(state.updates[name])
             rows += [Row(state.step, state.epoch, layer.number, q, v, layer.label) for q, v in values.items()]

@@ -36,7 +36,7 @@ QUANTITIES = ("weights", "gradients", "z")
 
 
 def linear_edges(values: np.ndarray, bins: int) -> np.ndarray:
-    r = 2.0 * float(np.abs(values).max()) if values.size else 1.0
+    r = 4.0 * float(np.abs(values).max()) if values.size else 1.0
     return np.linspace(-r, r, bins + 1) if r > 0 else np.linspace(-1.0, 1.0, bins + 1)
 
 

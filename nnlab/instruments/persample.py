@@ -17,6 +17,9 @@ From the n probe examples, per parameter j: mean ḡ_j and variance
     norm_test  = Σ_j σ_j² / (B ||ḡ||²)           (Bollapragada et al. 2018, at the training batch size B:
                  above 1, a mini-batch gradient's noise is larger than the gradient itself)
 
+Both are NaN for a layer whose gradient is zero on every example (behind an output
+layer initialized to zero, as network3 does, at initialization).
+
 The cost's own gradient (per example, no L2 term), evaluation mode (no dropout), in float64.
 """
 
@@ -71,7 +74,11 @@ class _Moments:
         varied = var > 1e-12 * second / n  # left out: the same gradient on every example (often all zero)
         snr = float(np.mean(mean[varied] ** 2 / var[varied])) if varied.any() else float("nan")
         g2 = float(mean @ mean)
-        norm_test = float(var.sum()) / (batch_size * g2) if g2 > 0 else float("inf")
+        noise = float(var.sum())
+        if g2 > 0:
+            norm_test = noise / (batch_size * g2)
+        else:  # no gradient at all (a layer behind a zero-initialized one): undefined; noise alone: infinite
+            norm_test = float("inf") if noise > 0 else float("nan")
         return {"grad_snr": snr, "norm_test": norm_test}
 
 

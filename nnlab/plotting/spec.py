@@ -44,6 +44,9 @@ class Panel:
     xticks: list[tuple[float, str]] | None = None  # categorical axes: (position, label)
     integer_x: bool = False  # epochs: whole-number ticks
     vlines: list[tuple[float, str]] = field(default_factory=list)  # (x, legend label)
+    hlines: list[tuple[float, str]] = field(default_factory=list)  # (y, legend label)
+    symlog_x: float | None = None  # a symmetric log x axis, linear within ± this value
+    hide_yticks: bool = False  # ridge plots: the y offsets carry no value
     bar_labels: bool = False  # write each bar's value above it
     legend_title: str | None = None
 
