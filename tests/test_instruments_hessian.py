@@ -6,7 +6,7 @@ import pytest
 from helpers import build_net
 from test_conv import small_conv_net
 
-from nnlab.instruments.hessian import FlatView, largest_eigenvalue
+from nnlab.instruments.hessian import FlatView, largest_eigenvalue, top_eigenvalue
 from nnlab.network import one_hot
 
 
@@ -65,3 +65,25 @@ def test_a_quadratic_cost_has_the_hessian_of_its_linear_model():
     Y = one_hot(rng.integers(0, 2, 9), 2, np.float64)
     lam, _, _ = largest_eigenvalue(FlatView(net, X, Y), rng.standard_normal(6), iterations=500, tol=1e-12)
     assert lam == pytest.approx(expected, rel=1e-6)
+
+
+class Quadratic:
+    """A stand-in for FlatView whose Hessian is the matrix ``H`` (C = θ^T H θ / 2)."""
+
+    def __init__(self, H):
+        self.H, self.theta = H, np.zeros(len(H))
+
+    def get(self):
+        return self.theta.copy()
+
+    def hvp(self, theta, v):
+        return self.H @ v
+
+
+@pytest.mark.parametrize(("diagonal", "top"), [([-5.0, 1.0, 2.0], 2.0), ([3.0, -1.0, 0.5], 3.0), ([-2.0, -1.0], -1.0)])
+def test_the_top_eigenvalue_is_found_when_a_negative_one_is_larger_in_magnitude(diagonal, top):
+    rng = np.random.default_rng(2)
+    Q, _ = np.linalg.qr(rng.standard_normal((len(diagonal), len(diagonal))))
+    H = Q @ np.diag(diagonal) @ Q.T
+    lam, v, _ = top_eigenvalue(Quadratic(H), rng.standard_normal(len(diagonal)), iterations=500)
+    assert lam == pytest.approx(top, rel=1e-2)

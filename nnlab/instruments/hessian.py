@@ -5,8 +5,9 @@
 
 on a fixed batch of probe examples (the whole cost as trained: L2 included, no
 dropout), in float64 on a copy of the network, so the trained parameters are
-never touched. Power iteration finds the eigenvalue of largest magnitude
-(near a minimum, the largest positive one). Each measurement starts from the
+never touched. Power iteration finds the eigenvalue of largest magnitude; when
+that one is negative, a second power iteration on H - λI finds the largest
+(most positive) eigenvalue, the one the stability bound is about. Each measurement starts from the
 last one's eigenvector, so later measurements need few iterations.
 
 Gradient descent with learning rate η is stable along an eigenvector only
@@ -67,23 +68,36 @@ class FlatView:
 
 
 def largest_eigenvalue(
-    view: FlatView, v0: np.ndarray, iterations: int = 20, tol: float = 1e-3
+    view: FlatView, v0: np.ndarray, iterations: int = 20, tol: float = 1e-3, shift: float = 0.0
 ) -> tuple[float, np.ndarray, int]:
-    """(λ, its unit eigenvector, the iterations taken) by power iteration from ``v0``."""
+    """(λ, its unit eigenvector, the iterations taken) by power iteration on H - shift·I from ``v0``:
+    the eigenvalue of H farthest from ``shift``."""
     theta = view.get()
     v = v0 / np.linalg.norm(v0)
     lam = math.nan
     for it in range(1, iterations + 1):
         Hv = view.hvp(theta, v)
-        new = float(v @ Hv)
+        if shift:
+            Hv -= shift * v
+        new = float(v @ Hv) + shift
         norm = float(np.linalg.norm(Hv))
         if norm == 0:
-            return 0.0, v, it
+            return shift, v, it
         v = Hv / norm
         if math.isfinite(lam) and abs(new - lam) <= tol * abs(new):
             return new, v, it
         lam = new
     return lam, v, iterations
+
+
+def top_eigenvalue(view: FlatView, v0: np.ndarray, iterations: int = 20) -> tuple[float, np.ndarray, int]:
+    """The largest (most positive) eigenvalue: power iteration finds the one of largest magnitude;
+    when that is negative (a saddle region), a second run on H - λ·I finds the top of the spectrum."""
+    lam, v, its = largest_eigenvalue(view, v0, iterations)
+    if lam < 0:
+        top, v_top, more = largest_eigenvalue(view, v0, iterations, shift=lam)
+        return top, v_top, its + more
+    return lam, v, its
 
 
 class HessianEigenvalue(Tracked):
@@ -112,7 +126,7 @@ class HessianEigenvalue(Tracked):
 
     def record(self, state: TrainState) -> None:
         self.twin.load_arrays(dict(state.net.params))
-        lam, self.v, its = largest_eigenvalue(self.view, self.v, self.iterations)
+        lam, self.v, its = top_eigenvalue(self.view, self.v, self.iterations)
         rows = [
             Row(state.step, state.epoch, 0, "hessian_max_eig", lam, "network"),
             Row(state.step, state.epoch, 0, "hessian_iterations", float(its), "network"),

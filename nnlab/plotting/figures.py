@@ -344,7 +344,7 @@ def hessian_eigenvalue(run: Run) -> FigureSpec:
     panel = Panel(
         "Sharpness: λ_max against 2/η",
         EPOCH_LABEL,
-        "curvature (1/η units)" + (" (log scale)" if logy else ""),
+        "eigenvalue of ∇²C (same units as 1/η)" + (" (log scale)" if logy else ""),
         series,
         logy=logy,
         integer_x=whole,
