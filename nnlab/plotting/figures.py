@@ -319,7 +319,7 @@ def gradient_noise(run: Run) -> FigureSpec:
             Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole, hlines=[line] if line else [])
         )
     if not panels:
-        raise _no_data("gradient noise", "grad_snr/norm_test", "gradients.csv", "instruments.per_sample")
+        raise SkipFigure("gradient noise: instruments.per_sample is off", silent=True)
     return FigureSpec("gradient_noise", _title(run), panels)
 
 
@@ -327,7 +327,7 @@ def hessian_eigenvalue(run: Run) -> FigureSpec:
     """The Hessian's largest eigenvalue against epoch, with the stability bound 2/η of each epoch."""
     data = run.curvature.get("hessian_max_eig", {}).get(0)
     if data is None or not len(data.values):
-        raise _no_data("Hessian eigenvalue", "hessian_max_eig", "curvature.csv", "instruments.hessian")
+        raise SkipFigure("Hessian eigenvalue: instruments.hessian is off", silent=True)
     x, whole = _x(run, data)
     series = [Series("λ_max (largest Hessian eigenvalue)", x, data.values)]
     lr = run.metrics.get("lr")
@@ -395,7 +395,7 @@ def histogram_ridges(run: Run) -> FigureSpec:
     """Per layer, the histograms of W, ∂C/∂W and z over epochs, stacked (ridge plot)."""
     hist = run.histograms()
     if hist is None:
-        raise SkipFigure("histograms: skipped, the run has no histograms.npz (instruments.histograms off?)")
+        raise SkipFigure("histograms: instruments.histograms is off", silent=True)
     panels = [p for q in ("weights", "gradients", "z") for p in _ridge_panels(run, hist, q)]
     n = len({l for _, l in hist["edges"]})
     return FigureSpec("histograms", _title(run), panels, ncols=n, panel_size=(4.2, 4.2))

@@ -14,7 +14,14 @@ import numpy as np
 
 
 class SkipFigure(Exception):
-    """The run lacks this figure's data: the message is the note printed instead."""
+    """The run lacks this figure's data: the message is the note printed instead.
+
+    ``silent``: no note (the figure of an instrument that is off unless asked for).
+    """
+
+    def __init__(self, message: str, silent: bool = False) -> None:
+        super().__init__(message)
+        self.silent = silent
 
 
 @dataclass
