@@ -170,21 +170,29 @@ def save_checkpoint(
     rundir.save_checkpoint(arrays, info)
 
 
-def initial_weights(rundir: RunDir, net: Network) -> dict[str, np.ndarray]:
+def initial_weights(rundir: RunDir, built: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The parameters at initialization: from ``weights-initial.npz`` when the run has it (a resumed
-    run), else the network's as built (a copy), written there atomically."""
+    run), else ``built`` (the network's parameters as built), written there atomically."""
     path = rundir.path / INITIAL_WEIGHTS
-    if path.exists():
-        try:
-            arrays = load_npz(path)
-        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
-            raise UserError(f"{path}: unreadable ({str(e) or type(e).__name__})") from None
-        if set(arrays) == set(net.params) and all(arrays[k].shape == p.shape for k, p in net.params.items()):
-            return arrays
-        raise UserError(f"{path}: does not fit the run's config.yaml (parameters {sorted(arrays)})")
-    initial = {k: np.array(v, copy=True) for k, v in net.params.items()}
-    rundir.save_arrays(INITIAL_WEIGHTS, initial)
-    return initial
+    if not path.exists():
+        rundir.save_arrays(INITIAL_WEIGHTS, built)
+        return built
+    try:
+        arrays = load_npz(path)
+    except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+        raise UserError(
+            f"{path}: unreadable ({str(e) or type(e).__name__}); remove it to measure from the seed's initial weights"
+        ) from None
+    if set(arrays) != set(built):
+        raise UserError(
+            f"{path}: does not fit the run's config.yaml (parameters {sorted(arrays)}, network has {sorted(built)})"
+        )
+    for k, p in built.items():
+        if arrays[k].shape != p.shape:
+            raise UserError(
+                f"{path}: does not fit the run's config.yaml ({k} has shape {arrays[k].shape}, network has {p.shape})"
+            )
+    return arrays
 
 
 def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
@@ -381,10 +389,7 @@ def _run(
     recorder = Recorder(rundir, sets, cfg.output.checkpoint_every, extra)
     kept: list[Row] = []
     sink = _Tee(recorder, kept)
-    X_probe, y_probe = probe_set(cfg, data)
-    initial = initial_weights(rundir, net)
-    setup = Setup(cfg, net, sink, X_probe, y_probe, initial, folder=rundir.path, n_train=data.n_train)
-    instruments = build_instruments(setup)
+    built = {k: np.array(v, copy=True) for k, v in net.params.items()}  # before a checkpoint replaces them
 
     start = dict(start_epoch=0, start_step=0, opt_state=None)
     if resuming:
@@ -414,6 +419,10 @@ def _run(
             recorder.restore_best(info.get("best_epoch"), best or None)
             kept.extend(_load_gradient_rows(rundir.path))
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
+    X_probe, y_probe = probe_set(cfg, data)
+    initial = initial_weights(rundir, built)
+    setup = Setup(cfg, net, sink, X_probe, y_probe, initial, folder=rundir.path, n_train=data.n_train)
+    instruments = build_instruments(setup)
     train_on = train_label(cfg.instruments.train_metrics)
     show = Display(display, cfg.name, train=train_on)
     all_hooks = [*instruments, *extra.values(), recorder, *hooks, show]
