@@ -11,10 +11,15 @@ other (and the early epochs are kept like the late ones):
   initialization to 10 times the largest (gradients shrink and grow by decades),
   and one bin (-lo, lo) around 0.
 
-Values beyond the range count in the outermost bins. Stored in
+Values beyond the range count in the outermost bins. A quantity that is all
+zero at initialization (R6's output layer starts at W = 0, and the gradients
+behind it at 0) has no scale to choose bins by: its edges are chosen at the
+first record where it is not all zero, and the records before count every
+value in the bin that holds 0. Stored in
 ``histograms.npz``: ``steps`` and ``epochs`` (one per record), and for each
 quantity q and layer l ``edges.q.l`` (float64) and ``counts.q.l`` (int64, one
-row per record). The file is rewritten (atomically) at each epoch end; a
+row per record; ``zeros.q.l``, the number of values of each record so far, while
+the quantity has been all zero). The file is rewritten (atomically) at each epoch end; a
 resumed run keeps the records up to its checkpoint.
 """
 
@@ -56,15 +61,19 @@ def counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.histogram(v, bins=edges)[0].astype(np.int64)
 
 
-def layer_values(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[dict, dict]:
-    """The numbers each quantity's histogram counts, per layer number: W, the probe mean ∂C/∂W, and
-    the probe z in chunks (as a list of arrays: they are counted chunk by chunk)."""
+def layer_values(net: Network, X: np.ndarray, Y: np.ndarray, z_edges: dict[int, np.ndarray]) -> tuple[dict, dict]:
+    """W and the probe mean ∂C/∂W of each layer (by number), and its probe z: counted chunk by chunk
+    in ``z_edges[l]`` where the bins are chosen, else kept (a list of copies of the chunks)."""
     layers = net.learning_layers
-    zs: dict[int, list[np.ndarray]] = {layer.number: [] for layer in layers}
+    zs: dict[int, list[np.ndarray] | np.ndarray] = {}
     for i in range(0, len(X), net.eval_rows):
         net.forward(X[i : i + net.eval_rows])
         for layer in layers:
-            zs[layer.number].append(np.array(layer.z, copy=True))
+            l = layer.number
+            if l in z_edges:
+                zs[l] = zs.get(l, 0) + counts(layer.z, z_edges[l])
+            else:
+                zs.setdefault(l, []).append(np.array(layer.z, copy=True))
     _, gW = probe_mean_gradients(net, X, Y)
     arrays = {
         "weights": {layer.number: layer.W for layer in layers},
@@ -91,7 +100,8 @@ class Histograms(Tracked):
         self.counts: dict[tuple[str, int], list[np.ndarray]] = {}
         self.steps: list[int] = []
         self.epochs: list[int] = []
-        self.labels: dict[int, str] = {}
+        #: quantities all zero so far: the number of values of each record (their bins are not chosen yet)
+        self.zeros: dict[tuple[str, int], list[int]] = {}
 
     def on_train_start(self, state: TrainState) -> None:
         if state.step > 0 and self.path is not None and self.path.exists():
@@ -106,22 +116,31 @@ class Histograms(Tracked):
         for key, edges in h["edges"].items():
             self.edges[key] = edges
             self.counts[key] = list(h["counts"][key][keep])
+        for key, sizes in h["zeros"].items():
+            self.zeros[key] = sizes[: int(keep.sum())].tolist()
 
     def record(self, state: TrainState) -> None:
         net = state.net
         if self._Y is None:
             self._Y = net.targets(self.y)
-        arrays, zs = layer_values(net, self.X, self._Y)
-        for layer in net.learning_layers:
-            self.labels[layer.number] = layer.label
+        z_edges = {l: e for (q, l), e in self.edges.items() if q == "z"}
+        arrays, zs = layer_values(net, self.X, self._Y, z_edges)
         for q in QUANTITIES:
             for l in sorted(zs):
-                chunks = zs[l] if q == "z" else [arrays[q][l]]
                 key = (q, l)
+                if q == "z" and l in z_edges:  # counted already
+                    self.counts[key].append(zs[l])
+                    continue
+                chunks = zs[l] if q == "z" else [arrays[q][l]]
                 if key not in self.edges:
+                    if not any(c.any() for c in chunks):  # all zero: no scale for the bins yet
+                        self.zeros.setdefault(key, []).append(sum(c.size for c in chunks))
+                        continue
                     whole = np.concatenate([c.ravel() for c in chunks])
-                    self.edges[key] = (log_edges if q == "gradients" else linear_edges)(whole, self.bins)
-                    self.counts[key] = []
+                    edges = (log_edges if q == "gradients" else linear_edges)(whole, self.bins)
+                    at_zero = counts(np.zeros(1), edges)
+                    self.edges[key] = edges
+                    self.counts[key] = [n * at_zero for n in self.zeros.pop(key, [])]
                 self.counts[key].append(sum(counts(c, self.edges[key]) for c in chunks))
         self.steps.append(state.step)
         self.epochs.append(state.epoch)
@@ -136,16 +155,19 @@ class Histograms(Tracked):
         for (q, l), edges in self.edges.items():
             out[f"edges.{q}.{l}"] = edges
             out[f"counts.{q}.{l}"] = np.array(self.counts[(q, l)], dtype=np.int64).reshape(-1, len(edges) - 1)
+        for (q, l), sizes in self.zeros.items():
+            out[f"zeros.{q}.{l}"] = np.array(sizes, dtype=np.int64)
         return out
 
 
 def read_histograms(path: str | Path) -> dict:
-    """``histograms.npz`` as {"steps", "epochs", "edges": {(q, l): edges}, "counts": {(q, l): (records, bins)}}."""
+    """``histograms.npz`` as {"steps", "epochs", "edges": {(q, l): edges}, "counts": {(q, l): (records, bins)},
+    "zeros": {(q, l): sizes}} (a quantity in "counts" has a row per record; one in "zeros" has been all zero)."""
     arrays = load_npz(path)
-    out: dict = {"steps": arrays["steps"], "epochs": arrays["epochs"], "edges": {}, "counts": {}}
+    out: dict = {"steps": arrays["steps"], "epochs": arrays["epochs"], "edges": {}, "counts": {}, "zeros": {}}
     for name, a in arrays.items():
         kind, _, rest = name.partition(".")
-        if kind in ("edges", "counts"):
+        if kind in ("edges", "counts", "zeros"):
             q, _, l = rest.rpartition(".")
             out[kind][(q, int(l))] = a
     return out

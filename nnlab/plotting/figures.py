@@ -9,6 +9,7 @@ instrument switched off). No matplotlib here; see ``draw``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -377,6 +378,11 @@ def _ridge_panels(run: Run, hist: dict, q: str) -> list[Panel]:
             label = f"epoch {e}" if k in (0, len(picks) - 1) else None
             color = (0.1 + 0.8 * k / max(len(picks) - 1, 1), 0.3, 0.9 - 0.8 * k / max(len(picks) - 1, 1))
             series.append(Series(label, centers, y, style={"color": color, "marker": None, "linewidth": 1.2}))
+        ticks = None
+        if lin:  # a few decades a side, labelled: matplotlib's own symlog ticks crowd into each other
+            ks = list(range(math.ceil(math.log10(lin)), math.floor(math.log10(float(edges[-1]))) + 1))
+            ks = ks[::-1][:: max(1, math.ceil(len(ks) / 3))]
+            ticks = [(-(10.0**k), f"−1e{k}") for k in ks] + [(0.0, "0")] + [(10.0**k, f"1e{k}") for k in ks[::-1]]
         xlabel = HISTOGRAM_TITLES[q].split(" ")[-1] + (" (symmetric log scale)" if lin else "")
         panels.append(
             Panel(
@@ -386,6 +392,7 @@ def _ridge_panels(run: Run, hist: dict, q: str) -> list[Panel]:
                 series,
                 symlog_x=lin,
                 hide_yticks=True,
+                xticks=ticks,
             )
         )
     return panels
