@@ -21,7 +21,7 @@ import math
 import shutil
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,13 +170,19 @@ def save_checkpoint(
     rundir.save_checkpoint(arrays, info)
 
 
-def initial_weights(rundir: RunDir, built: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The parameters at initialization: from ``weights-initial.npz`` when the run has it (a resumed
-    run), else ``built`` (the network's parameters as built), written there atomically."""
+def initial_weights(rundir: RunDir, built: dict[str, np.ndarray]) -> Callable[[str], np.ndarray]:
+    """A parameter at initialization, by name, read from ``weights-initial.npz``: checked to fit the
+    network when the run has the file (a resumed run), else written there from ``built`` (the
+    network's parameters as built). Read at each use, so no copy of the weights stays in memory."""
     path = rundir.path / INITIAL_WEIGHTS
+
+    def read(name: str) -> np.ndarray:
+        with np.load(path, allow_pickle=False) as f:
+            return f[name]
+
     if not path.exists():
         rundir.save_arrays(INITIAL_WEIGHTS, built)
-        return built
+        return read
     try:
         arrays = load_npz(path)
     except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
@@ -192,7 +198,7 @@ def initial_weights(rundir: RunDir, built: dict[str, np.ndarray]) -> dict[str, n
             raise UserError(
                 f"{path}: does not fit the run's config.yaml ({k} has shape {arrays[k].shape}, network has {p.shape})"
             )
-    return arrays
+    return read
 
 
 def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
@@ -421,6 +427,7 @@ def _run(
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
     X_probe, y_probe = probe_set(cfg, data)
     initial = initial_weights(rundir, built)
+    del built  # (the instruments read the initial weights from the file)
     setup = Setup(cfg, net, sink, X_probe, y_probe, initial, folder=rundir.path, n_train=data.n_train)
     instruments = build_instruments(setup)
     train_on = train_label(cfg.instruments.train_metrics)

@@ -37,7 +37,7 @@ class Setup:
     sink: Sink
     X_probe: np.ndarray
     y_probe: np.ndarray
-    initial: dict[str, np.ndarray]  # the parameters at initialization
+    initial: Callable[[str], np.ndarray]  # a parameter at initialization, by name (W1, b1, ...)
     folder: Path | None = None  # the run directory (None: rows only, nothing written)
     n_train: int | None = None
 
