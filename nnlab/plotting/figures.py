@@ -248,8 +248,8 @@ def _at_epoch_ends(series: LayerSeries) -> dict[int, float]:
 def gradient_flow(run: Run) -> FigureSpec:
     """Mean and largest |∂C/∂W^l_jk| of each layer (x: the layers), one line per epoch, log y."""
     mean, top = run.gradients.get("grad_abs_mean", {}), run.gradients.get("grad_abs_max", {})
-    if not mean:
-        raise _no_data("gradient flow", "grad_abs_mean", "gradients.csv", "instruments.gradients")
+    if not mean:  # gradients off (the speed-of-learning figure says so), or a run from before these rows
+        raise SkipFigure("gradient flow: no grad_abs_mean rows", silent=True)
     layers = sorted(mean)
     picks = _epoch_picks([e for l in layers for e in mean[l].epochs], 6)
     series = []
@@ -291,6 +291,8 @@ def distance_from_init(run: Run) -> FigureSpec:
             series.append(Series(run.layer_label(l), x, data[l].values))
         panels.append(Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole))
     if not panels:
+        if (run.config.get("instruments") or {}).get("distance") is not True:  # off, or a run from before it
+            raise SkipFigure("distance from initialization: instruments.distance is off", silent=True)
         raise _no_data("distance from initialization", "distance_rel", "gradients.csv", "instruments.distance")
     return FigureSpec("distance_from_init", _title(run), panels)
 
