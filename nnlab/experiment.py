@@ -21,7 +21,7 @@ import math
 import shutil
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,13 @@ from nnlab.config import Config, dump_config, load_config
 from nnlab.diagnosis import STRICT_EXIT_CODE, DiagnosisHook, Finding, diagnose_run_dir
 from nnlab.display import Display
 from nnlab.errors import DivergedError, UserError
-from nnlab.instruments import ActivationStats, BatchStats, ProbeGradients, Row
+from nnlab.instruments import Row
+from nnlab.instruments.registry import INITIAL_WEIGHTS, Setup, build_instruments
+from nnlab.io import load_npz
 from nnlab.memory import check_fits, config_eval_rows
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
-from nnlab.rundir import BEST_WEIGHTS, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
+from nnlab.rundir import BEST_WEIGHTS, ESSENTIAL, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
 from nnlab.text import plural, train_label
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
@@ -177,6 +179,37 @@ def save_checkpoint(
         info["best_epoch"] = best[0]
         arrays.update({f"best.{k}": v for k, v in best[1].items()})
     rundir.save_checkpoint(arrays, info)
+
+
+def initial_weights(rundir: RunDir, built: dict[str, np.ndarray]) -> Callable[[str], np.ndarray]:
+    """A parameter at initialization, by name, read from ``weights-initial.npz``: checked to fit the
+    network when the run has the file (a resumed run), else written there from ``built`` (the
+    network's parameters as built). Read at each use, so no copy of the weights stays in memory."""
+    path = rundir.path / INITIAL_WEIGHTS
+
+    def read(name: str) -> np.ndarray:
+        with np.load(path, allow_pickle=False) as f:
+            return f[name]
+
+    if not path.exists():
+        rundir.save_arrays(INITIAL_WEIGHTS, built)
+        return read
+    try:
+        arrays = load_npz(path)
+    except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+        raise UserError(
+            f"{path}: unreadable ({str(e) or type(e).__name__}); remove it to measure from the seed's initial weights"
+        ) from None
+    if set(arrays) != set(built):
+        raise UserError(
+            f"{path}: does not fit the run's config.yaml (parameters {sorted(arrays)}, network has {sorted(built)})"
+        )
+    for k, p in built.items():
+        if arrays[k].shape != p.shape:
+            raise UserError(
+                f"{path}: does not fit the run's config.yaml ({k} has shape {arrays[k].shape}, network has {p.shape})"
+            )
+    return read
 
 
 def probe_set(cfg: Config, data: Data) -> tuple[np.ndarray, np.ndarray]:
@@ -377,21 +410,7 @@ def _run(
     recorder = Recorder(rundir, sets, cfg.output.checkpoint_every, extra)
     kept: list[Row] = []
     sink = _Tee(recorder, kept)
-    X_probe, y_probe = probe_set(cfg, data)
-    ins = cfg.instruments
-    instruments: list[Hook] = []
-    if ins.gradients:
-        instruments.append(ProbeGradients(sink, X_probe, y_probe, ins.gradients_every_steps))
-    if ins.activations:
-        instruments.append(ActivationStats(sink, X_probe, y_probe, ins.gradients_every_steps))
-    if ins.batch_stats:
-        instruments.append(BatchStats(sink, ins.batch_stats_every))
-    writers: list[Hook] = []
-    if cfg.output.tensorboard:
-        from nnlab.tensorboard import TensorBoardWriter
-
-        writers.append(TensorBoardWriter(rundir.path, X_probe, y_probe))
-        recorder.listeners.append(writers[-1])
+    built = {k: np.array(v, copy=True) for k, v in net.params.items()}  # before a checkpoint replaces them
 
     start = dict(start_epoch=0, start_step=0, opt_state=None)
     if resuming:
@@ -402,7 +421,8 @@ def _run(
             try:
                 net.load_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("param.")}, source="checkpoint")
                 rng.bit_generator.state = info["rng"]
-                tables = {t: int(info["tables"][t]) for t in TABLES}
+                # a table added to nnlab after the checkpoint was written (curvature) keeps what it has
+                tables = {t: int(info["tables"][t]) for t in TABLES if t in info["tables"] or t in ESSENTIAL}
             except (KeyError, ValueError, TypeError) as e:
                 raise UserError(f"{rundir.checkpoint_path}: does not fit the run's config.yaml ({e})") from None
         rundir.reopen()
@@ -420,6 +440,17 @@ def _run(
             recorder.restore_best(info.get("best_epoch"), best or None)
             kept.extend(_load_gradient_rows(rundir.path))
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
+    X_probe, y_probe = probe_set(cfg, data)
+    initial = initial_weights(rundir, built)
+    del built  # (the instruments read the initial weights from the file)
+    setup = Setup(cfg, net, sink, X_probe, y_probe, initial, folder=rundir.path, n_train=data.n_train)
+    instruments = build_instruments(setup)
+    writers: list[Hook] = []
+    if cfg.output.tensorboard:
+        from nnlab.tensorboard import TensorBoardWriter
+
+        writers.append(TensorBoardWriter(rundir.path, X_probe, y_probe))
+        recorder.listeners.append(writers[-1])
     train_on = train_label(cfg.instruments.train_metrics)
     show = Display(display, cfg.name, train=train_on)
     all_hooks = [*instruments, *extra.values(), recorder, *writers, *hooks, show]

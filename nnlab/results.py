@@ -57,6 +57,19 @@ class Run:
     activations: LongTable
     summary: dict[str, Any] | None
     overrides: list[str] = field(default_factory=list)
+    curvature: LongTable = field(default_factory=dict)  # whole-network rows (layer 0): the Hessian's eigenvalue
+
+    def histograms(self) -> dict | None:
+        """``histograms.npz`` (``nnlab.instruments.histograms.read_histograms``), None if the run has none."""
+        from nnlab.instruments.histograms import HISTOGRAMS, read_histograms
+
+        path = self.path / HISTOGRAMS
+        if not path.is_file():
+            return None
+        try:
+            return read_histograms(path)
+        except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
+            raise UserError(f"{path}: unreadable ({str(e) or type(e).__name__})") from None
 
     # --- identity -----------------------------------------------------------
     @property
@@ -420,6 +433,7 @@ def load_run(path: str | Path) -> Run:
         activations=read_long(path / "activations.csv"),
         summary=summary if isinstance(summary, dict) else None,
         overrides=list(overrides) if isinstance(overrides, list) else [],
+        curvature=read_long(path / "curvature.csv"),
     )
 
 

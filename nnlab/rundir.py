@@ -49,7 +49,10 @@ METRICS_COLUMNS = (
 LONG_COLUMNS = ("step", "epoch", "layer", "quantity", "value", "label")
 #: the columns every reader requires (``label`` came later: older run directories lack it)
 LONG_REQUIRED = LONG_COLUMNS[:5]
-TABLES = {"metrics": METRICS_COLUMNS, "gradients": LONG_COLUMNS, "activations": LONG_COLUMNS}
+#: curvature: measurements of the whole network (layer 0, label "network"), such as the Hessian's largest eigenvalue
+TABLES = {"metrics": METRICS_COLUMNS, "gradients": LONG_COLUMNS, "activations": LONG_COLUMNS, "curvature": LONG_COLUMNS}
+#: the tables every run directory has had since format 1 (later ones may be missing in older runs)
+ESSENTIAL = ("metrics", "gradients", "activations")
 FINISHED = ("completed", "failed", "interrupted", "diverged")
 BEST_WEIGHTS = "weights-best.npz"  # the parameters of the best-validation epoch
 
@@ -221,6 +224,9 @@ class RunDir:
             for tmp in folder.glob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
         self.meta = self.read_meta()
+        for table, columns in TABLES.items():  # a table newer than the run: its header
+            if not (self.path / f"{table}.csv").exists():
+                atomic_write_text(self.path / f"{table}.csv", _line(columns))
         header = (self.path / "gradients.csv").read_text(encoding="utf-8").partition("\n")[0]
         self.labelled = "label" in header.split(",")
         self.meta.update(status="running", ended=None, error=None)
@@ -271,7 +277,7 @@ class RunDir:
         f.flush()
 
     def table_sizes(self) -> dict[str, int]:
-        return {t: (self.path / f"{t}.csv").stat().st_size for t in TABLES}
+        return {t: (self.path / f"{t}.csv").stat().st_size for t in TABLES if (self.path / f"{t}.csv").exists()}
 
     def truncate_tables(self, sizes: dict[str, int]) -> None:
         """Cut each CSV back to ``sizes`` (rows written after the checkpoint go)."""

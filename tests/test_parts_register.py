@@ -305,6 +305,17 @@ instruments:
   batch_stats: true
   batch_stats_every: 10
   activations: true
+  distance: true
+  distance_every_steps: null
+  per_sample: false
+  per_sample_every_steps: null
+  histograms: false
+  histograms_every_steps: null
+  histogram_bins: 48
+  hessian: false
+  hessian_every_steps: null
+  hessian_iterations: 20
+  hessian_batch: 256
   train_metrics: probe
 output:
   runs_dir: runs

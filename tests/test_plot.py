@@ -284,7 +284,8 @@ def test_real_run(tmp_path):
     result = CliRunner().invoke(cli, ["plot", str(run_dir), "--activations"])
     assert result.exit_code == 0, result.output
     paths = [Path(p) for p in result.stdout.split()]
-    assert [p.stem for p in paths] == RUN_FIGURES + ["activations"]
+    # a real run also has the default instruments' gradient flow and distance from initialization
+    assert [p.stem for p in paths] == RUN_FIGURES + ["gradient_flow", "distance_from_init", "activations"]
     for p in paths:
         assert_png(p)
     run = load_run(run_dir)

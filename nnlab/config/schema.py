@@ -400,6 +400,21 @@ class InstrumentsConfig(Section):
     batch_stats: Flag = True
     batch_stats_every: Int1 = 10
     activations: Flag = True
+    # weight distance from initialization and update size per layer (cheap)
+    distance: Flag = True
+    distance_every_steps: OptInt1 = None
+    # per-example gradient statistics on the probe set: signal-to-noise ratio, norm test
+    per_sample: Flag = False
+    per_sample_every_steps: OptInt1 = None
+    # histograms of weights, probe gradients and pre-activations z (histograms.npz)
+    histograms: Flag = False
+    histograms_every_steps: OptInt1 = None
+    histogram_bins: Annotated[int, BeforeValidator(integer(4))] = 48
+    # largest eigenvalue of the loss Hessian by power iteration (costly)
+    hessian: Flag = False
+    hessian_every_steps: OptInt1 = None
+    hessian_iterations: Int1 = 20
+    hessian_batch: Int1 = 256
     train_metrics: Annotated[Literal["probe", "full", "none"], BeforeValidator(choice("probe", "full", "none"))] = (
         "probe"
     )

@@ -19,31 +19,45 @@ def _norm(x: np.ndarray) -> float:
     return math.sqrt(float(np.dot(flat, flat)))
 
 
-def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, list[float]]:
-    """Per layer 1..L: ||δ^l|| = ||mean_x ∂C/∂b^l|| and ||∂C/∂W^l|| (L2 included) on (X, Y).
+def probe_mean_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per layer 1..L: the mean ∂C/∂b^l and ∂C/∂W^l (L2 included) on (X, Y).
 
-    For a convolutional layer ∂C/∂b^l has one entry per filter (δ summed over
-    the positions the filter is applied at). Evaluation mode (no dropout), in
-    chunks of ``net.eval_rows`` examples (the gradients of the chunks averaged,
-    weighted by their sizes). Overwrites the network's caches and gradient buffers.
+    Evaluation mode (no dropout), in chunks of ``net.eval_rows`` examples (the
+    gradients of the chunks averaged, weighted by their sizes). Overwrites the
+    network's caches and gradient buffers (with one chunk, the arrays returned are those buffers).
     """
     layers = net.learning_layers
     n, rows = len(X), net.eval_rows
     if n <= rows:
         net.forward(X)
         net.backward(Y)
-        gb, gW = [layer.gb for layer in layers], [layer.gW for layer in layers]
-    else:
-        gb = [np.zeros(layer.gb.shape) for layer in layers]
-        gW = [np.zeros(layer.gW.shape) for layer in layers]
-        for i in range(0, n, rows):
-            net.forward(X[i : i + rows])
-            net.backward(Y[i : i + rows])
-            share = len(Y[i : i + rows]) / n
-            for layer, b_sum, W_sum in zip(layers, gb, gW):
-                b_sum += share * layer.gb
-                W_sum += share * layer.gW
-    return {"delta_norm": [_norm(g) for g in gb], "weight_grad_norm": [_norm(g) for g in gW]}
+        return [layer.gb for layer in layers], [layer.gW for layer in layers]
+    gb = [np.zeros(layer.gb.shape) for layer in layers]
+    gW = [np.zeros(layer.gW.shape) for layer in layers]
+    for i in range(0, n, rows):
+        net.forward(X[i : i + rows])
+        net.backward(Y[i : i + rows])
+        share = len(Y[i : i + rows]) / n
+        for layer, b_sum, W_sum in zip(layers, gb, gW):
+            b_sum += share * layer.gb
+            W_sum += share * layer.gW
+    return gb, gW
+
+
+def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, list[float]]:
+    """Per layer 1..L on (X, Y): ||δ^l|| = ||mean_x ∂C/∂b^l||, ||∂C/∂W^l|| (L2 included), and the
+    mean and largest |∂C/∂W^l_jk| over the layer's weights (the gradient-flow chart's numbers).
+
+    For a convolutional layer ∂C/∂b^l has one entry per filter (δ summed over
+    the positions the filter is applied at). See ``probe_mean_gradients``.
+    """
+    gb, gW = probe_mean_gradients(net, X, Y)
+    return {
+        "delta_norm": [_norm(g) for g in gb],
+        "weight_grad_norm": [_norm(g) for g in gW],
+        "grad_abs_mean": [float(np.abs(g).mean(dtype=np.float64)) for g in gW],
+        "grad_abs_max": [float(np.abs(g).max()) for g in gW],
+    }
 
 
 def activation_stats(net: Network, X: np.ndarray) -> dict[str, list[float | None]]:

@@ -57,7 +57,8 @@ def _collect(builders: Iterable[tuple[str, Callable[[], FigureSpec]]]) -> tuple[
         try:
             specs.append(build())
         except SkipFigure as skip:
-            notes.append(str(skip))
+            if not skip.silent:
+                notes.append(str(skip))
     return specs, notes
 
 

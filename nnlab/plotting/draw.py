@@ -80,6 +80,12 @@ def _draw_panel(ax, p: Panel) -> None:
             raise ValueError(f"unknown series kind {s.kind!r}")
     for xv, label in p.vlines:
         ax.axvline(xv, color="0.3", linestyle="--", linewidth=1, label=label)
+    for yv, label in p.hlines:
+        ax.axhline(yv, color="0.3", linestyle=":", linewidth=1.2, label=label)
+    if p.symlog_x is not None:
+        ax.set_xscale("symlog", linthresh=p.symlog_x)
+    if p.hide_yticks:
+        ax.set_yticks([])
     if p.logy:
         ax.set_yscale("log")
         if any(s.kind == "bar" for s in p.series):
@@ -100,7 +106,7 @@ def _draw_panel(ax, p: Panel) -> None:
     ax.set_xlabel(p.xlabel)
     ax.set_ylabel(p.ylabel)
     ax.grid(True, which="major", alpha=0.3)
-    if any(s.label for s in p.series) or p.vlines:
+    if any(s.label for s in p.series) or p.vlines or p.hlines:
         ax.legend(fontsize="small", title=p.legend_title, title_fontsize="small")
 
 

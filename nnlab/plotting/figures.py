@@ -9,6 +9,7 @@ instrument switched off). No matplotlib here; see ``draw``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -231,12 +232,196 @@ def update_ratio(run: Run) -> FigureSpec:
     return FigureSpec("update_ratio", _title(run), [panel], ncols=1, panel_size=(7.0, 4.8))
 
 
+def _epoch_picks(epochs: Sequence[int], most: int) -> list[int]:
+    """At most ``most`` of the recorded epochs, evenly spread, the first and last always in."""
+    epochs = sorted(set(int(e) for e in epochs))
+    if len(epochs) <= most:
+        return epochs
+    idx = np.unique(np.round(np.linspace(0, len(epochs) - 1, most)).astype(int))
+    return [epochs[i] for i in idx]
+
+
+def _at_epoch_ends(series: LayerSeries) -> dict[int, float]:
+    """epoch -> the value recorded at that epoch's end (the last row of each epoch)."""
+    return {int(e): float(v) for e, v in zip(series.epochs, series.values)}
+
+
+def gradient_flow(run: Run) -> FigureSpec:
+    """Mean and largest |∂C/∂W^l_jk| of each layer (x: the layers), one line per epoch, log y."""
+    mean, top = run.gradients.get("grad_abs_mean", {}), run.gradients.get("grad_abs_max", {})
+    if not mean:  # gradients off (the speed-of-learning figure says so), or a run from before these rows
+        raise SkipFigure("gradient flow: no grad_abs_mean rows", silent=True)
+    layers = sorted(mean)
+    picks = _epoch_picks([e for l in layers for e in mean[l].epochs], 6)
+    series = []
+    for i, e in enumerate(picks):
+        for data, what, style in ((mean, "mean", "-"), (top, "max", "--")):
+            if not data:
+                continue
+            at = [_at_epoch_ends(data[l]).get(e, np.nan) for l in layers]
+            label = f"epoch {e}, {what}"
+            series.append(
+                Series(label, np.array(layers, float), np.array(at), style={"color": f"C{i}", "linestyle": style})
+            )
+    panel = Panel(
+        "Gradient flow: |∂C/∂Wˡ| per layer, mean (solid) and max (dashed)",
+        "layer",
+        "|∂C/∂W| on the probe set (log scale: each gridline a factor of 10)",
+        series,
+        logy=True,
+        xticks=[(l, run.layer_label(l, short=True)) for l in layers],
+        legend_title="epoch",
+    )
+    return FigureSpec("gradient_flow", _title(run), [panel], ncols=1, panel_size=(7.5, 5.0))
+
+
+def distance_from_init(run: Run) -> FigureSpec:
+    """||W^l - W^l_0|| / ||W^l_0|| and the update size ||ΔW^l|| per layer against epoch (log y)."""
+    panels = []
+    for q, title, ylabel in (
+        ("distance_rel", "Distance from initialization", "‖Wˡ − Wˡ₀‖ / ‖Wˡ₀‖ (log scale)"),
+        ("update_size", "Update size (one step)", "‖ΔWˡ‖ of the epoch's last step (log scale)"),
+    ):
+        data = run.gradients.get(q, {})
+        if not data:
+            continue
+        series, whole = [], True
+        for l in sorted(data):
+            x, w = _x(run, data[l])
+            whole &= w
+            series.append(Series(run.layer_label(l), x, data[l].values))
+        panels.append(Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole))
+    if not panels:
+        if (run.config.get("instruments") or {}).get("distance") is not True:  # off, or a run from before it
+            raise SkipFigure("distance from initialization: instruments.distance is off", silent=True)
+        raise _no_data("distance from initialization", "distance_rel", "gradients.csv", "instruments.distance")
+    return FigureSpec("distance_from_init", _title(run), panels)
+
+
+def gradient_noise(run: Run) -> FigureSpec:
+    """Gradient signal-to-noise ratio and the norm test per layer against epoch (log y)."""
+    batch = (run.config.get("training") or {}).get("batch_size")
+    panels = []
+    for q, title, ylabel, line in (
+        ("grad_snr", "Gradient signal-to-noise ratio", "mean over parameters of ḡ²/σ² (log scale)", None),
+        (
+            "norm_test",
+            "Norm test",
+            f"Σσ² / (B‖ḡ‖²), B = {batch} (log scale)",
+            (1.0, "1: noise as large as the gradient"),
+        ),
+    ):
+        data = run.gradients.get(q, {})
+        if not data:
+            continue
+        series, whole = [], True
+        for l in sorted(data):
+            x, w = _x(run, data[l])
+            whole &= w
+            series.append(Series(run.layer_label(l), x, data[l].values))
+        panels.append(
+            Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole, hlines=[line] if line else [])
+        )
+    if not panels:
+        raise SkipFigure("gradient noise: instruments.per_sample is off", silent=True)
+    return FigureSpec("gradient_noise", _title(run), panels)
+
+
+def hessian_eigenvalue(run: Run) -> FigureSpec:
+    """The Hessian's largest eigenvalue against epoch, with the stability bound 2/η of each epoch."""
+    data = run.curvature.get("hessian_max_eig", {}).get(0)
+    if data is None or not len(data.values):
+        raise SkipFigure("Hessian eigenvalue: instruments.hessian is off", silent=True)
+    x, whole = _x(run, data)
+    series = [Series("λ_max (largest Hessian eigenvalue)", x, data.values)]
+    lr = run.metrics.get("lr")
+    if lr is not None and np.any(lr > 0):
+        ep = run.metrics["epoch"]
+        ok = lr > 0
+        series.append(
+            Series(
+                "2/η (gradient-descent stability bound)", ep[ok], 2.0 / lr[ok], style={"color": "0.3", "linestyle": ":"}
+            )
+        )
+    values = np.concatenate([s.y[np.isfinite(s.y)] for s in series])
+    logy = bool(values.size and values.min() > 0 and values.max() / values.min() > 30)
+    panel = Panel(
+        "Sharpness: λ_max against 2/η",
+        EPOCH_LABEL,
+        "eigenvalue of ∇²C (same units as 1/η)" + (" (log scale)" if logy else ""),
+        series,
+        logy=logy,
+        integer_x=whole,
+    )
+    return FigureSpec("hessian_eigenvalue", _title(run), [panel], ncols=1, panel_size=(7.0, 4.8))
+
+
+HISTOGRAM_TITLES = {"weights": "weights Wˡ", "gradients": "probe gradients ∂C/∂Wˡ", "z": "pre-activations zˡ"}
+
+
+def _ridge_panels(run: Run, hist: dict, q: str) -> list[Panel]:
+    panels = []
+    for (quantity, l), edges in sorted(hist["edges"].items()):
+        if quantity != q:
+            continue
+        counts = hist["counts"][(q, l)]
+        epochs = hist["epochs"]
+        at_end = {int(e): i for i, e in enumerate(epochs)}  # the last record of each epoch
+        picks = _epoch_picks(list(at_end), 12)
+        if q == "gradients":
+            centers = np.sign(edges[:-1] + edges[1:]) * np.sqrt(np.abs(edges[:-1] * edges[1:]))
+            centers[len(centers) // 2] = 0.0  # the bin around 0
+            lin = float(np.abs(edges).min())
+        else:
+            centers, lin = (edges[:-1] + edges[1:]) / 2, None
+        series = []
+        for k, e in enumerate(picks):
+            c = counts[at_end[e]].astype(float)
+            y = k + 0.9 * c / c.max() if c.max() > 0 else np.full(len(c), float(k))
+            label = f"epoch {e}" if k in (0, len(picks) - 1) else None
+            color = (0.1 + 0.8 * k / max(len(picks) - 1, 1), 0.3, 0.9 - 0.8 * k / max(len(picks) - 1, 1))
+            series.append(Series(label, centers, y, style={"color": color, "marker": None, "linewidth": 1.2}))
+        ticks = None
+        if lin:  # a few decades a side, labelled: matplotlib's own symlog ticks crowd into each other
+            ks = list(range(math.ceil(math.log10(lin)), math.floor(math.log10(float(edges[-1]))) + 1))
+            ks = ks[::-1][:: max(1, math.ceil(len(ks) / 3))]
+            ticks = [(-(10.0**k), f"−1e{k}") for k in ks] + [(0.0, "0")] + [(10.0**k, f"1e{k}") for k in ks[::-1]]
+        xlabel = HISTOGRAM_TITLES[q].split(" ")[-1] + (" (symmetric log scale)" if lin else "")
+        panels.append(
+            Panel(
+                f"{run.layer_label(l)}: {HISTOGRAM_TITLES[q]}",
+                xlabel,
+                "epoch (one histogram per row, oldest at the bottom)",
+                series,
+                symlog_x=lin,
+                hide_yticks=True,
+                xticks=ticks,
+            )
+        )
+    return panels
+
+
+def histogram_ridges(run: Run) -> FigureSpec:
+    """Per layer, the histograms of W, ∂C/∂W and z over epochs, stacked (ridge plot)."""
+    hist = run.histograms()
+    if hist is None:
+        raise SkipFigure("histograms: instruments.histograms is off", silent=True)
+    panels = [p for q in ("weights", "gradients", "z") for p in _ridge_panels(run, hist, q)]
+    n = len({l for _, l in hist["edges"]})
+    return FigureSpec("histograms", _title(run), panels, ncols=n, panel_size=(4.2, 4.2))
+
+
 RUN_FIGURES: dict[str, Callable[[Run], FigureSpec]] = {
     "speed_of_learning": speed_of_learning,
     "gradient_norms": gradient_norms,
     "accuracy": accuracy,
     "activation_health": activation_health,
     "update_ratio": update_ratio,
+    "gradient_flow": gradient_flow,
+    "distance_from_init": distance_from_init,
+    "gradient_noise": gradient_noise,
+    "hessian_eigenvalue": hessian_eigenvalue,
+    "histograms": histogram_ridges,
 }
 
 

@@ -14,7 +14,14 @@ import numpy as np
 
 
 class SkipFigure(Exception):
-    """The run lacks this figure's data: the message is the note printed instead."""
+    """The run lacks this figure's data: the message is the note printed instead.
+
+    ``silent``: no note (the figure of an instrument that is off unless asked for).
+    """
+
+    def __init__(self, message: str, silent: bool = False) -> None:
+        super().__init__(message)
+        self.silent = silent
 
 
 @dataclass
@@ -44,6 +51,9 @@ class Panel:
     xticks: list[tuple[float, str]] | None = None  # categorical axes: (position, label)
     integer_x: bool = False  # epochs: whole-number ticks
     vlines: list[tuple[float, str]] = field(default_factory=list)  # (x, legend label)
+    hlines: list[tuple[float, str]] = field(default_factory=list)  # (y, legend label)
+    symlog_x: float | None = None  # a symmetric log x axis, linear within ± this value
+    hide_yticks: bool = False  # ridge plots: the y offsets carry no value
     bar_labels: bool = False  # write each bar's value above it
     legend_title: str | None = None
 
