@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.plotting import evaluation_figures
 from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
 from nnlab.results import (
     Run,
@@ -237,6 +238,9 @@ RUN_FIGURES: dict[str, Callable[[Run], FigureSpec]] = {
     "accuracy": accuracy,
     "activation_health": activation_health,
     "update_ratio": update_ratio,
+    # a saved evaluation (nnlab evaluate RUN): nnlab.plotting.evaluation_figures
+    "confusion_matrix": evaluation_figures.confusion_matrix,
+    "misclassified": evaluation_figures.misclassified,
 }
 
 
