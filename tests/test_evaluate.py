@@ -274,3 +274,13 @@ def test_misclassified_images_are_drawn_with_their_true_and_predicted_class(tmp_
     out = CliRunner().invoke(cli, ["plot", str(run)])
     assert out.exit_code == 0, out.output
     assert {"confusion_matrix.png", "misclassified.png"} <= {p.name for p in (run / "plots").iterdir()}
+
+
+def test_an_html_file_is_refused_with_the_report_command_to_use(run, tmp_path):
+    out = invoke(run, "-o", tmp_path / "e.html")
+    assert (out.exit_code, out.output) == (
+        2,
+        f"error: {tmp_path / 'e.html'}: nnlab evaluate writes a table, md, csv or json; the HTML report is"
+        f" nnlab report {run} -o report.html (it shows the saved evaluation)\n",
+    )
+    assert not (tmp_path / "e.html").exists()

@@ -87,8 +87,8 @@ def evaluate(
     from nnlab.reporting import output_format
 
     fmt = output_format(output, fmt)  # refused before the run is read
-    if fmt == "html":
-        raise UserError("--format html: nnlab evaluate writes table, md, csv or json; the HTML report is"
+    if fmt == "html":  # only an output file's extension gets here: --format offers no html
+        raise UserError(f"{output}: nnlab evaluate writes a table, md, csv or json; the HTML report is"
                         f" nnlab report {run_dir} -o report.html (it shows the saved evaluation)")  # fmt: skip
     ev = evaluate_run(run_dir, sets=sets, data_file=data_file, part=part)
     text = render(ev, fmt)
