@@ -12,6 +12,11 @@ given the way a config gives it (``data.*`` keys); it must fit the network
 (inputs and classes), which the config checks say in one line.
 ``confusion[i, j]`` counts the examples of true class ``i`` predicted as ``j``;
 ``mistakes`` lists the most confidently misclassified examples (for a grid of them).
+
+``save(ev)`` keeps the result in the run directory for ``nnlab plot`` and
+``nnlab report --format html``: ``evaluation.json`` (``to_dict``, plus the
+image shape) and ``evaluation-mistakes.npz`` (the rows of ``X`` of each
+weights' mistakes, in the order listed), both written atomically.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from nnlab.errors import UserError
 PARTS = ("test", "validation", "train")
 WEIGHTS = (("final", "weights.npz"), ("best", "weights-best.npz"))
 MISTAKES = 25  # the most confidently misclassified examples kept (for a figure of them)
+EVALUATION_FILE = "evaluation.json"
+MISTAKES_FILE = "evaluation-mistakes.npz"
 
 
 @dataclass(frozen=True)
@@ -184,6 +191,32 @@ def to_dict(ev: Evaluation) -> dict[str, Any]:
             for r in ev.results
         },
     }
+
+
+def save(ev: Evaluation) -> list[Path]:
+    """Write ``evaluation.json`` and ``evaluation-mistakes.npz`` into the run directory (each atomic); the paths.
+
+    The npz holds, per weights, ``X_<which>``: the examples of its listed mistakes
+    (rows as the network saw them), and ``image``: one example's ``(channels,
+    height, width)``, empty when the examples are flat vectors.
+    """
+    from nnlab.io import atomic_write_json, save_npz
+
+    doc = to_dict(ev)
+    doc["image"] = list(ev.image) if ev.image else None
+    doc["mistakes_file"] = MISTAKES_FILE
+    arrays: dict[str, np.ndarray] = {"image": np.asarray(ev.image or (), dtype=np.int64)}
+    for r in ev.results:
+        rows = [i for i, _, _, _ in r.mistakes]
+        X = np.asarray(ev.X)[rows] if ev.X is not None else np.zeros((0, 0))
+        arrays[f"X_{r.which}"] = X.reshape(len(rows), -1)
+    paths = [ev.run / MISTAKES_FILE, ev.run / EVALUATION_FILE]
+    try:
+        save_npz(paths[0], arrays)  # first: an evaluation.json never names images that are not there yet
+        atomic_write_json(paths[1], doc)
+    except OSError as e:
+        raise UserError(f"{ev.run}: cannot save the evaluation ({e.strerror or e})") from None
+    return paths
 
 
 def to_json(ev: Evaluation) -> str:

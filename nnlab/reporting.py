@@ -38,9 +38,17 @@ from nnlab.results import (
 )
 from nnlab.text import plural, train_label
 
-FORMATS = ("table", "md", "csv", "json")
+FORMATS = ("table", "md", "csv", "json", "html")  # html: nnlab.report_html (tables, config, figures in one file)
 #: output file extension -> format (``nnlab report -o FILE``)
-EXTENSIONS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".txt": "table"}
+EXTENSIONS = {
+    ".md": "md",
+    ".markdown": "md",
+    ".csv": "csv",
+    ".json": "json",
+    ".txt": "table",
+    ".html": "html",
+    ".htm": "html",
+}
 ACCURACY_FIELDS = (
     ("final_epoch", "final", "epoch"),
     ("final_train_accuracy", "final", "train_accuracy"),
@@ -503,7 +511,7 @@ def output_format(output: Path | None, fmt: str | None) -> str:
     known = ", ".join(EXTENSIONS)
     if ext not in EXTENSIONS:
         found = f"extension {output.suffix!r}" if ext else "no extension"
-        raise UserError(f"{output}: {found}; a report file ends in {known} (Markdown, CSV, JSON, text table)")
+        raise UserError(f"{output}: {found}; a report file ends in {known} (Markdown, CSV, JSON, text table, HTML)")
     if fmt is not None and fmt != EXTENSIONS[ext]:
         wanted = [e for e, f in EXTENSIONS.items() if f == fmt]
         raise UserError(

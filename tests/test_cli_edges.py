@@ -48,15 +48,15 @@ def test_report_json_by_extension_and_by_agreeing_format(run, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "found"), [("rep.html", "extension '.html'"), ("rep", "no extension"), ("rep.pdf", "extension '.pdf'")]
+    ("name", "found"), [("rep.docx", "extension '.docx'"), ("rep", "no extension"), ("rep.pdf", "extension '.pdf'")]
 )
 def test_report_refuses_an_unknown_extension_and_writes_nothing(run, tmp_path, name, found):
     out = tmp_path / name
     result = invoke("report", str(run), "-o", str(out))
     assert result.exit_code == 2
     assert errors(result) == [
-        f"error: {out}: {found}; a report file ends in .md, .markdown, .csv, .json, .txt"
-        " (Markdown, CSV, JSON, text table)"
+        f"error: {out}: {found}; a report file ends in .md, .markdown, .csv, .json, .txt, .html, .htm"
+        " (Markdown, CSV, JSON, text table, HTML)"
     ]
     assert "Traceback" not in result.output
     assert not out.exists()

@@ -71,10 +71,14 @@ def plotted(run_dir):
 def test_plot_writes_every_figure(run_dir, plotted):
     assert plotted.exit_code == 0, plotted.output
     paths = [Path(p) for p in plotted.stdout.split()]
-    assert paths == [run_dir / "plots" / f"{name}.png" for name in RUN_FIGURES]
+    evaluation = ("confusion_matrix", "misclassified")  # drawn once nnlab evaluate saved its result
+    assert paths == [run_dir / "plots" / f"{name}.png" for name in RUN_FIGURES if name not in evaluation]
     for p in paths:
         assert_png(p)
-    assert "note:" not in plotted.output
+    assert plotted.stderr.splitlines() == [
+        f"note: {what}: skipped, the run has no evaluation.json (run nnlab evaluate {run_dir} first)"
+        for what in ("confusion matrix", "misclassified examples")
+    ]
 
 
 def test_speed_of_learning_values(run_dir):
@@ -160,7 +164,8 @@ def test_instrument_off_still_plots_the_rest(tmp_path):
     for p in paths:
         assert_png(p)
     notes = result.stderr.splitlines()
-    assert len(notes) == 3 and all(n.startswith("note: ") for n in notes)
+    assert len(notes) == 5 and all(n.startswith("note: ") for n in notes)
+    assert all("run nnlab evaluate" in n for n in notes[3:])  # no saved evaluation
     assert "speed of learning: skipped" in notes[0] and "instruments.gradients" in notes[0]
     assert "update ratio: skipped" in notes[2] and "instruments.batch_stats" in notes[2]
     with pytest.raises(SkipFigure):

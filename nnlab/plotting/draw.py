@@ -76,6 +76,8 @@ def _draw_panel(ax, p: Panel) -> None:
                 ax.bar_label(
                     bars, labels=[f"{v:.3g}" if np.isfinite(v) else "" for v in y], padding=2, fontsize="small"
                 )
+        elif s.kind == "image":
+            _draw_image(ax, p, s)
         else:
             raise ValueError(f"unknown series kind {s.kind!r}")
     for xv, label in p.vlines:
@@ -94,6 +96,8 @@ def _draw_panel(ax, p: Panel) -> None:
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     if p.ylim:
         ax.set_ylim(*p.ylim)
+    if p.yticks is not None:
+        ax.set_yticks([t for t, _ in p.yticks], [lab for _, lab in p.yticks])
     if p.xticks is not None:
         ax.set_xticks([t for t, _ in p.xticks], tick_labels([lab for _, lab in p.xticks]))
         if _crowded(ax.get_xticklabels(), ax):
@@ -102,12 +106,31 @@ def _draw_panel(ax, p: Panel) -> None:
                 t.set_horizontalalignment("right")
     elif p.integer_x:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(p.title)
+    images = any(s.kind == "image" for s in p.series)
+    ax.set_title(p.title, fontsize="small" if images and p.xticks is None else None)
     ax.set_xlabel(p.xlabel)
     ax.set_ylabel(p.ylabel)
-    ax.grid(True, which="major", alpha=0.3)
+    if images:
+        if p.xticks is None:  # a picture: no axes
+            ax.set_axis_off()
+    else:
+        ax.grid(True, which="major", alpha=0.3)
     if any(s.label for s in p.series) or p.vlines or p.hlines:
         ax.legend(fontsize="small", title=p.legend_title, title_fontsize="small")
+
+
+def _draw_image(ax, p: Panel, s) -> None:
+    style = dict(s.style)
+    text = style.pop("cell_text", None)
+    values = np.asarray(style.pop("colors", s.y), dtype=float)
+    ax.imshow(values, **{"interpolation": "nearest", **style})
+    if text is not None:
+        lo, hi = style.get("vmin", np.nanmin(values)), style.get("vmax", np.nanmax(values))
+        for (i, j), v in np.ndenumerate(values):
+            if text[i][j]:
+                dark = (v - lo) / ((hi - lo) or 1.0) > 0.55  # white text on a dark cell
+                ax.text(j, i, text[i][j], ha="center", va="center", fontsize="small",
+                        color="white" if dark else "black")  # fmt: skip
 
 
 def save(fig, path: Path) -> Path:

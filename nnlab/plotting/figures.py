@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.plotting import evaluation_figures
 from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
 from nnlab.results import (
     Run,
@@ -422,6 +423,9 @@ RUN_FIGURES: dict[str, Callable[[Run], FigureSpec]] = {
     "gradient_noise": gradient_noise,
     "hessian_eigenvalue": hessian_eigenvalue,
     "histograms": histogram_ridges,
+    # a saved evaluation (nnlab evaluate RUN): nnlab.plotting.evaluation_figures
+    "confusion_matrix": evaluation_figures.confusion_matrix,
+    "misclassified": evaluation_figures.misclassified,
 }
 
 

@@ -28,7 +28,9 @@ class SkipFigure(Exception):
 class Series:
     """One thing drawn in a panel.
 
-    kind: "line" (x, y), "errorbar" (x, y ± yerr), "bar" (bars at x), "scatter" (points).
+    kind: "line" (x, y), "errorbar" (x, y ± yerr), "bar" (bars at x), "scatter" (points),
+    "image" (``y`` a 2-D array, or height x width x 3, shown as pixels; ``style`` may give
+    "colors", the values coloured in place of ``y``, and "cell_text", a string per cell).
     """
 
     label: str | None
@@ -49,6 +51,7 @@ class Panel:
     percent_y: bool = False  # values are fractions in [0, 1], ticks shown as %
     ylim: tuple[float, float] | None = None
     xticks: list[tuple[float, str]] | None = None  # categorical axes: (position, label)
+    yticks: list[tuple[float, str]] | None = None
     integer_x: bool = False  # epochs: whole-number ticks
     vlines: list[tuple[float, str]] = field(default_factory=list)  # (x, legend label)
     hlines: list[tuple[float, str]] = field(default_factory=list)  # (y, legend label)

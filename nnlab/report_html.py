@@ -1,0 +1,272 @@
+"""``nnlab report --format html``: one self-contained HTML file to hand on.
+
+The file holds the runs' configuration, the tables of ``nnlab report``
+(accuracy, ‖δˡ‖ per layer, per configuration for sweeps), every figure
+``nnlab plot`` draws for the same paths (PNG embedded as base64, with a
+note for each figure skipped) and, where a run directory holds a diagnosis
+(``diagnosis.json`` or ``summary.json["diagnosis"]``), its findings. CSS is
+inline; there is no script, font or image to fetch: it opens offline in any
+browser. Every text taken from a run is escaped.
+
+    html = render_html(["runs/20261203-054634-quickstart"])
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+import json
+import re
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from nnlab.reporting import (
+    CONFIG_TITLE,
+    DELTA_TITLE,
+    Report,
+    accuracy_table,
+    build_report,
+    configuration_table,
+    configurations,
+    delta_table,
+)
+from nnlab.results import find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep
+
+DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
+DIAGNOSIS_FILE = "diagnosis.json"
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em;
+margin-top: 2em; } h3 { font-size: 1.05em; }
+.generated { color: #666; font-size: 0.9em; margin-top: 0; }
+nav { background: #f6f6f6; border: 1px solid #ddd; padding: 0.5em 1em; display: inline-block; }
+nav ol { margin: 0.3em 0; padding-left: 1.4em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; vertical-align: top; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
+pre { background: #f7f7f7; border: 1px solid #e2e2e2; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 0.9em; }
+.note { color: #7a5b00; } .sev-error, .sev-critical { color: #b00020; font-weight: 600; }
+.sev-warning { color: #8a5a00; font-weight: 600; } .sev-info { color: #1f5fa8; }
+"""
+
+
+# --- what nnlab plot draws for the same paths -------------------------------------
+
+
+def figure_specs(paths: Sequence[str | Path]) -> tuple[list[Any], list[str]]:
+    """The FigureSpecs ``nnlab plot PATHS`` draws (same choice of run, sweep or comparison), and its notes."""
+    from nnlab.plotting import compare_specs, run_specs
+    from nnlab.plotting.figures import group_runs, group_sweep
+
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and is_run_dir(paths[0]):
+        return run_specs(load_run(paths[0]))
+    if len(paths) == 1 and is_sweep_dir(paths[0]):
+        sweep = load_sweep(paths[0])
+        notes = [f"sweep member {mid}: skipped, {why}" for mid, why in sweep.skipped]
+        if not sweep.members:
+            return [], notes + ["no finished members to plot yet"]
+        specs, more = compare_specs(*group_sweep(sweep))
+        return specs, notes + more
+    runs = [load_run(d) for p in paths for d in find_runs(p)]
+    if len(runs) == 1:
+        return run_specs(runs[0])
+    return compare_specs(*group_runs(runs))
+
+
+def png_base64(spec: Any, dpi: int = DPI) -> str:
+    from nnlab.plotting.draw import draw
+
+    buf = io.BytesIO()
+    draw(spec).savefig(buf, format="png", dpi=dpi)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --- diagnosis (written by nnlab's diagnosis into the run directory, when it ran) ----
+
+
+def read_diagnosis(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The findings in ``diagnosis.json`` (a list, or an object with "findings"), else in
+    ``summary.json["diagnosis"]``; [] when there is none or it cannot be read."""
+    run_dir = Path(run_dir)
+    for path, key in ((run_dir / DIAGNOSIS_FILE, None), (run_dir / "summary.json", "diagnosis")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if key is not None:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if isinstance(doc, dict):
+            doc = doc.get("findings")
+        if isinstance(doc, list):
+            return [f for f in doc if isinstance(f, dict)]
+    return []
+
+
+# --- HTML pieces -------------------------------------------------------------------
+
+
+def _text(s: Any) -> str:
+    """Escaped text, line breaks kept."""
+    return escape("" if s is None else str(s)).replace("\n", "<br>")
+
+
+_NUMBER = re.compile(r"[-+0-9.e ±→]+[smh]?")  # 93.20, 0.0817 → 0.0229, 1.2 ± 0.3, 12.5s
+
+
+def _is_number(cell: str) -> bool:
+    return any(c.isdigit() for c in cell) and _NUMBER.fullmatch(cell) is not None
+
+
+def html_table(head: Sequence[str], body: Sequence[Sequence[str]], caption: str | None = None) -> str:
+    out = ["<table>"]
+    if caption:
+        out.append(f"<caption>{_text(caption)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{_text(h)}</th>" for h in head) + "</tr></thead><tbody>")
+    for row in body:
+        cells = (f'<td class="num">{_text(c)}</td>' if i and _is_number(c) else f"<td>{_text(c)}</td>"
+                 for i, c in enumerate(row))  # fmt: skip
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _yaml(obj: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
+
+
+def _config_file(run_dir: Path) -> str:
+    try:
+        return (run_dir / "config.yaml").read_text(encoding="utf-8")
+    except OSError:
+        return "(no config.yaml in the run directory)\n"
+
+
+def config_section(paths: Sequence[Path], report: Report) -> str:
+    """A sweep: its base config and the keys it varies; runs: each resolved config.yaml (one open, others folded)."""
+    parts: list[str] = []
+    for p in paths:
+        if is_sweep_dir(p) and not is_run_dir(p):
+            sweep = load_sweep(p)
+            base = sweep.spec.get("base")
+            label = sweep.spec.get("base_label") or "base"
+            parts.append(f"<h3>Sweep {_text(sweep.name)}: base config ({_text(label)})</h3>")
+            parts.append(f"<pre>{_text(_yaml(base) if isinstance(base, dict) else base)}</pre>" if base else
+                         "<p>(sweep.json records no base config)</p>")  # fmt: skip
+            keys = ", ".join(sweep.keys) or "(none)"
+            parts.append(f"<p>Varied keys: <code>{_text(keys)}</code>; each member's values are in the"
+                         " accuracy table (its configuration label).</p>")  # fmt: skip
+    runs = [r for r in report.rows if "member" not in r]
+    if report.point_keys and len(runs) > 1:
+        head = ["run", *report.point_keys]
+        body = [[r["label"], *[_fmt_point(k, (r.get("point") or {}).get(k)) for k in report.point_keys]] for r in runs]
+        parts.append("<h3>What differs between the runs</h3>" + html_table(head, body))
+    for i, r in enumerate(runs):
+        text = _config_file(Path(r["path"]))
+        open_ = " open" if i == 0 else ""
+        parts.append(f"<details{open_}><summary>config.yaml of <b>{_text(r['label'])}</b> ({_text(r['path'])})"
+                     f"</summary><pre>{_text(text)}</pre></details>")  # fmt: skip
+    return "\n".join(parts)
+
+
+def _fmt_point(key: str, value: Any) -> str:
+    from nnlab.results import format_value
+
+    return format_value(key, value)
+
+
+def diagnosis_section(report: Report) -> str:
+    parts = []
+    for r in report.rows:
+        findings = read_diagnosis(r["path"])
+        if not findings:
+            continue
+        body = []
+        for f in findings:
+            sev = str(f.get("severity", ""))
+            rest = {k: v for k, v in f.items() if k not in ("rule", "severity", "message")}
+            details = "; ".join(f"{k}: {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in rest.items())
+            body.append((sev, str(f.get("rule", "")), str(f.get("message", "")), details))
+        rows = "".join(
+            f'<tr><td class="sev-{escape(sev.lower())}">{_text(sev)}</td><td><code>{_text(rule)}</code></td>'
+            f"<td>{_text(msg)}</td><td>{_text(det)}</td></tr>"
+            for sev, rule, msg, det in body
+        )
+        parts.append(f"<h3>{_text(_row_label(r))}</h3><table><thead><tr><th>severity</th><th>rule</th>"
+                     f"<th>finding</th><th>details</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
+    return "\n".join(parts)
+
+
+def _row_label(r: dict[str, Any]) -> str:
+    return f"{r['member']} {r['config']} s{r['seed']}" if "member" in r else r["label"]
+
+
+def render_html(
+    paths: Sequence[str | Path], report: Report | None = None, *, now: _dt.datetime | None = None, dpi: int = DPI
+) -> str:
+    """The whole HTML document for ``nnlab report PATHS --format html``."""
+    from nnlab import __version__
+
+    paths = [Path(p) for p in paths]
+    report = report if report is not None else build_report(paths)
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    specs, notes = figure_specs(paths)
+    sections: list[tuple[str, str, str]] = []  # (id, heading, body)
+
+    sections.append(("config", "Configuration", config_section(paths, report)))
+    acc_head, acc_body = accuracy_table(report)
+    tables = html_table(acc_head, acc_body, "accuracy (%): final epoch and best validation epoch")
+    sections.append(("accuracy", "Accuracy", tables))
+    sections.append(("norms", "Per-layer gradient norms", html_table(*delta_table(report), caption=DELTA_TITLE)))
+    if configurations(report):
+        sections.append(("configurations", "Per configuration", html_table(*configuration_table(report),
+                                                                           caption=CONFIG_TITLE)))  # fmt: skip
+    diagnosis = diagnosis_section(report)
+    if diagnosis:
+        sections.append(("diagnosis", "Diagnosis", diagnosis))
+    figs = []
+    for spec in specs:
+        title = spec.title or spec.name
+        figs.append(f'<figure id="fig-{escape(spec.name)}"><img alt="{escape(title)}" '
+                    f'src="data:image/png;base64,{png_base64(spec, dpi)}">'
+                    f"<figcaption>{_text(spec.name)}: {_text(title)}</figcaption></figure>")  # fmt: skip
+    if notes:
+        figs.append('<ul class="notes">' + "".join(f'<li class="note">{_text(n)}</li>' for n in notes) + "</ul>")
+    if not figs:
+        figs.append("<p>No figure: the runs recorded nothing to draw.</p>")
+    sections.append(("figures", f"Figures ({len(specs)})", "\n".join(figs)))
+
+    title = f"nnlab report: {report.title}"
+    which = ", ".join(str(p) for p in paths)
+    toc = "".join(f'<li><a href="#{sid}">{_text(h)}</a></li>' for sid, h, _ in sections)
+    body = "\n".join(f'<section id="{sid}"><h2>{_text(h)}</h2>\n{b}\n</section>' for sid, h, b in sections)
+    stamp = now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="nnlab {escape(__version__)}">
+<title>{_text(title)}</title>
+<style>{CSS}</style>
+</head>
+<body>
+<header>
+<h1>{_text(title)}</h1>
+<p class="generated">{_text(which)}<br>Generated by nnlab {escape(__version__)} on {stamp}.</p>
+</header>
+<nav><b>Contents</b><ol>{toc}</ol></nav>
+{body}
+</body>
+</html>
+"""
