@@ -29,6 +29,7 @@ replaces that figure: a cap on a shared machine, or a way past the guard.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -94,10 +95,21 @@ class Estimate:
     activations: int
     data: int
     python: int = PYTHON
+    #: the parameters as built, copied once at the start (weights-initial.npz); with instruments.distance,
+    #: a layer's initial weights read back from that file and their difference from the current ones
+    initial_weights: int = 0
 
     @property
     def total(self) -> int:
-        return self.parameters + self.gradients + self.optimizer_state + self.activations + self.data + self.python
+        return (
+            self.parameters
+            + self.gradients
+            + self.optimizer_state
+            + self.activations
+            + self.data
+            + self.initial_weights
+            + self.python
+        )
 
     def describe(self) -> str:
         """``about 27.1 GB (parameters 9.5 GB, gradients 19.1 GB, ...)``: the parts that are not zero."""
@@ -107,6 +119,7 @@ class Estimate:
             ("optimizer state", self.optimizer_state),
             ("activations", self.activations),
             ("data", self.data),
+            ("initial weights", self.initial_weights),
             ("Python", self.python),
         ]
         return f"about {size(self.total)} ({', '.join(f'{k} {size(v)}' for k, v in parts if v)})"
@@ -225,7 +238,10 @@ def estimate_config(cfg: Config) -> Estimate:
     data = n * n_inputs * itemsize + n * 8 + n_train * n_classes * itemsize + raw
     layers = layer_footprints(cfg)
     probe = _probe_rows(cfg)
-    return estimate(
+    theta = sum(layer.n_params for layer in layers) * itemsize
+    largest = max(layer.n_params for layer in layers) * itemsize
+    initial = max(theta, 2 * largest) if cfg.instruments.distance else theta
+    est = estimate(
         layers,
         n_inputs=n_inputs,
         itemsize=itemsize,
@@ -236,6 +252,7 @@ def estimate_config(cfg: Config) -> Estimate:
         dropout=any(spec.dropout for spec in specs),
         data_bytes=data,
     )
+    return dataclasses.replace(est, initial_weights=initial)
 
 
 # -- memory available ---------------------------------------------------------------

@@ -24,6 +24,7 @@ Watch a run, a sweep or a whole ``runs/`` folder with
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,14 @@ class TensorBoardWriter(Hook):
         from tensorboardX import SummaryWriter
 
         # flushed at each epoch end by the hook itself; purge_step: a resumed run's history from its checkpoint on
-        self.writer = SummaryWriter(logdir=str(self.logdir), flush_secs=10**6, purge_step=step + 1 if step else None)
+        # the file name holds the second and the host: a resumed run's writer, started in the same second as
+        # the first (a quick run), would write into the first one's file without its own suffix
+        self.writer = SummaryWriter(
+            logdir=str(self.logdir),
+            flush_secs=10**6,
+            purge_step=step + 1 if step else None,
+            filename_suffix=f".{os.getpid()}.step{step}",
+        )
 
     # called by the recorder ------------------------------------------------
     def metrics(self, row: dict[str, float | None]) -> None:

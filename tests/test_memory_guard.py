@@ -40,10 +40,11 @@ HUGE = "model.sizes=[784, 3000000, 10]"
 # quickstart (mnist-mini, batch 10, probe 1000, float32) with 3,000,000 hidden units:
 #   θ = 784*3e6 + 3e6 + 3e6*10 + 10 = 2,385,000,010 values x 4 B = 9.54 GB; gradients and L2 buffer 19.08 GB;
 #   probe: 1000 rows x (784 + 10 + 2*3,000,010 + 3*3,000,000) values x 4 B = 60.0 GB;
-#   data: 7000 x 784 x 4 + 7000 x 8 + 5000 x 10 x 4 + 7000 x 784 (raw) = 27.7 MB; Python 60 MB; total 88.71 GB
+#   data: 7000 x 784 x 4 + 7000 x 8 + 5000 x 10 x 4 + 7000 x 784 (raw) = 27.7 MB; Python 60 MB;
+#   initial weights (instruments.distance): 2 x the largest layer's (784*3e6 + 3e6) x 4 B = 18.84 GB; total 107.55 GB
 HUGE_NEEDS = (
-    "the run needs about 88.7 GB (parameters 9.5 GB, gradients 19.1 GB, activations 60.0 GB, data 27.7 MB,"
-    " Python 60.0 MB)"
+    "the run needs about 107.6 GB (parameters 9.5 GB, gradients 19.1 GB, activations 60.0 GB, data 27.7 MB,"
+    " initial weights 18.8 GB, Python 60.0 MB)"
 )
 
 
@@ -97,8 +98,11 @@ def test_optimizer_state_is_one_theta_per_slot_of_the_optimizer_class(name, slot
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_the_estimate_is_above_what_a_run_really_holds_and_near_it(optimizer, tmp_path):
-    """A real run's peak RSS (measured here: sgd 336 MB against 374 MB estimated, adam 401 MB
-    against 437 MB; [784, 30000, 10]: 879 MB against 964 MB)."""
+    """A real run's peak RSS, below the estimate and within 30% of it.
+
+    Measured on the 2-core machine: sgd 323-415 MB against 436 MB estimated (the peak varies
+    between runs of the same command by the transient copies of the initial weights that
+    instruments.distance reads back from weights-initial.npz, which the estimate counts)."""
     sets = [
         "model.sizes=[784, 10000, 10]",
         "data.train_size=1000",
@@ -118,7 +122,7 @@ def test_the_estimate_is_above_what_a_run_really_holds_and_near_it(optimizer, tm
     )
     assert out.returncode == 0, out.stderr
     peak = int(out.stdout) * 1024  # kB on Linux
-    assert 0.8 * est < peak < est
+    assert 0.7 * est < peak < est
 
 
 def test_parse_size():
