@@ -394,12 +394,14 @@ CASES: list[tuple[str, Callable[[Path], list[str]], list[str]]] = [
     (
         # refused before anything is allocated (NNLAB_MEMORY_LIMIT=16G here: see in_tmp). 795,000,000,010
         # float32 parameters are 3.18 TB; gradients and the L2 buffer twice that; the largest working set
-        # is the layers' own copy of θ while it is built (probe: 50 rows x 5e9 values x 4 B = 1.0 TB)
+        # is the layers' own copy of θ while it is built (probe: 50 rows x 5e9 values x 4 B = 1.0 TB); the
+        # initial weights (instruments.distance): twice the first layer's 785,000,000,000 values x 4 B = 6.28 TB
         "network-too-large-for-memory",
         config(model={"sizes": [784, 1_000_000_000, 10]}),
         [
-            "cfg.yaml: model.sizes: the run needs about 12.7 TB (parameters 3.2 TB, gradients 6.4 TB,"
-            " activations 3.2 TB, data 6.4 MB, Python 60.0 MB); NNLAB_MEMORY_LIMIT allows 16.0 GB"
+            "cfg.yaml: model.sizes: the run needs about 19.0 TB (parameters 3.2 TB, gradients 6.4 TB,"
+            " activations 3.2 TB, data 6.4 MB, initial weights 6.3 TB, Python 60.0 MB); NNLAB_MEMORY_LIMIT"
+            " allows 16.0 GB"
         ],
     ),
     # -- empty layer list
