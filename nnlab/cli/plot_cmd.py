@@ -44,9 +44,15 @@ def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, out_old: Path | No
     \b
     One run:   speed of learning (||δ^l|| per hidden layer), ||δ^l|| per layer
                at initialization and at the end, accuracy and loss with the
-               best epoch, activation health, update-to-weight ratio.
+               best epoch, activation health, update-to-weight ratio, gradient
+               flow, distance from initialization; with their instruments on,
+               gradient noise, the Hessian's eigenvalue against 2/η and
+               histograms; after `nnlab evaluate RUN`, the confusion matrix and
+               the most confidently misclassified examples.
     Several runs or a sweep: final/best validation accuracy per configuration
-               (mean ± std over seeds) and the initial ||δ^l|| per hidden layer.
+               (mean ± std over seeds), the initial ||δ^l|| per hidden layer,
+               and learning curves and ||δ^l|| per epoch overlaid, one line
+               per configuration, labelled by what differs.
 
     Prints the path of each figure written; a figure whose data the run lacks
     (an instrument switched off) is skipped with a note.
