@@ -56,6 +56,17 @@ def _x(run: Run, s: LayerSeries) -> tuple[np.ndarray, bool]:
     return s.steps.astype(float), False
 
 
+def _layer_series(run: Run, data: dict[int, LayerSeries], layers=None) -> tuple[list[Series], bool]:
+    """One line per layer of a long-table quantity (``layers``, or all in order), and whether every x is a
+    whole epoch (one row per epoch: integer ticks)."""
+    series, whole = [], True
+    for l in sorted(data) if layers is None else layers:
+        x, w = _x(run, data[l])
+        whole &= w
+        series.append(Series(run.layer_label(l), x, data[l].values))
+    return series, whole
+
+
 def _no_data(what: str, quantity: str, table: str, switch: str) -> SkipFigure:
     return SkipFigure(f"{what}: skipped, the run has no {quantity} rows in {table} ({switch} off?)")
 
@@ -71,11 +82,7 @@ def speed_of_learning(run: Run) -> FigureSpec:
         if not run.hidden_layers:
             raise SkipFigure("speed of learning: skipped, the network has no hidden layer")
         raise _no_data("speed of learning", "delta_norm", "gradients.csv", "instruments.gradients")
-    series, whole = [], True
-    for l in hidden:
-        x, w = _x(run, data[l])
-        whole &= w
-        series.append(Series(run.layer_label(l), x, data[l].values))
+    series, whole = _layer_series(run, data, hidden)
     n = len(run.hidden_layers)
     panel = Panel(
         title=f"Speed of learning: {_hidden(n)}",
@@ -195,11 +202,7 @@ def activation_health(run: Run) -> FigureSpec:
         data = run.activations.get(q, {})
         if not data:
             continue
-        series, whole = [], True
-        for l in sorted(data):
-            x, w = _x(run, data[l])
-            whole &= w
-            series.append(Series(run.layer_label(l), x, data[l].values))
+        series, whole = _layer_series(run, data)
         panels.append(
             Panel(
                 f"{title} per layer", EPOCH_LABEL, ylabel, series, percent_y=True, ylim=(-0.02, 1.02), integer_x=whole
@@ -217,11 +220,7 @@ def update_ratio(run: Run) -> FigureSpec:
     data = run.gradients.get("update_ratio", {})
     if not data:
         raise _no_data("update ratio", "update_ratio", "gradients.csv", "instruments.batch_stats")
-    series, whole = [], True
-    for l in sorted(data):
-        x, w = _x(run, data[l])
-        whole &= w
-        series.append(Series(run.layer_label(l), x, data[l].values))
+    series, whole = _layer_series(run, data)
     panel = Panel(
         "Update-to-weight ratio per layer",
         EPOCH_LABEL,
@@ -286,11 +285,7 @@ def distance_from_init(run: Run) -> FigureSpec:
         data = run.gradients.get(q, {})
         if not data:
             continue
-        series, whole = [], True
-        for l in sorted(data):
-            x, w = _x(run, data[l])
-            whole &= w
-            series.append(Series(run.layer_label(l), x, data[l].values))
+        series, whole = _layer_series(run, data)
         panels.append(Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole))
     if not panels:
         if (run.config.get("instruments") or {}).get("distance") is not True:  # off, or a run from before it
@@ -315,11 +310,7 @@ def gradient_noise(run: Run) -> FigureSpec:
         data = run.gradients.get(q, {})
         if not data:
             continue
-        series, whole = [], True
-        for l in sorted(data):
-            x, w = _x(run, data[l])
-            whole &= w
-            series.append(Series(run.layer_label(l), x, data[l].values))
+        series, whole = _layer_series(run, data)
         panels.append(
             Panel(title, EPOCH_LABEL, ylabel, series, logy=True, integer_x=whole, hlines=[line] if line else [])
         )
