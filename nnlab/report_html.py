@@ -33,7 +33,7 @@ from nnlab.reporting import (
     configurations,
     delta_table,
 )
-from nnlab.results import find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep
+from nnlab.results import Selection, select
 
 DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
 DIAGNOSIS_FILE = "diagnosis.json"
@@ -61,25 +61,11 @@ figcaption { color: #555; font-size: 0.9em; }
 # --- what nnlab plot draws for the same paths -------------------------------------
 
 
-def figure_specs(paths: Sequence[str | Path]) -> tuple[list[Any], list[str]]:
-    """The FigureSpecs ``nnlab plot PATHS`` draws (same choice of run, sweep or comparison), and its notes."""
-    from nnlab.plotting import compare_specs, run_specs
-    from nnlab.plotting.figures import group_runs, group_sweep
+def figure_specs(paths: Sequence[str | Path] | Selection) -> tuple[list[Any], list[str]]:
+    """The FigureSpecs ``nnlab plot PATHS`` draws (``nnlab.plotting.specs``), and its notes."""
+    from nnlab.plotting import specs
 
-    paths = [Path(p) for p in paths]
-    if len(paths) == 1 and is_run_dir(paths[0]):
-        return run_specs(load_run(paths[0]))
-    if len(paths) == 1 and is_sweep_dir(paths[0]):
-        sweep = load_sweep(paths[0])
-        notes = [f"sweep member {mid}: skipped, {why}" for mid, why in sweep.skipped]
-        if not sweep.members:
-            return [], notes + ["no finished members to plot yet"]
-        specs, more = compare_specs(*group_sweep(sweep))
-        return specs, notes + more
-    runs = [load_run(d) for p in paths for d in find_runs(p)]
-    if len(runs) == 1:
-        return run_specs(runs[0])
-    return compare_specs(*group_runs(runs))
+    return specs(paths if isinstance(paths, Selection) else select(paths))
 
 
 def png_base64(spec: Any, dpi: int = DPI) -> str:
@@ -155,17 +141,16 @@ def _config_file(run_dir: Path) -> str:
 def config_section(paths: Sequence[Path], report: Report) -> str:
     """A sweep: its base config and the keys it varies; runs: each resolved config.yaml (one open, others folded)."""
     parts: list[str] = []
-    for p in paths:
-        if is_sweep_dir(p) and not is_run_dir(p):
-            sweep = load_sweep(p)
-            base = sweep.spec.get("base")
-            label = sweep.spec.get("base_label") or "base"
-            parts.append(f"<h3>Sweep {_text(sweep.name)}: base config ({_text(label)})</h3>")
-            parts.append(f"<pre>{_text(_yaml(base) if isinstance(base, dict) else base)}</pre>" if base else
-                         "<p>(sweep.json records no base config)</p>")  # fmt: skip
-            keys = ", ".join(sweep.keys) or "(none)"
-            parts.append(f"<p>Varied keys: <code>{_text(keys)}</code>; each member's values are in the"
-                         " accuracy table (its configuration label).</p>")  # fmt: skip
+    sweeps = report.selection.sweeps if report.selection is not None else []
+    for sweep in sweeps:
+        base = sweep.spec.get("base")
+        label = sweep.spec.get("base_label") or "base"
+        parts.append(f"<h3>Sweep {_text(sweep.name)}: base config ({_text(label)})</h3>")
+        parts.append(f"<pre>{_text(_yaml(base) if isinstance(base, dict) else base)}</pre>" if base else
+                     "<p>(sweep.json records no base config)</p>")  # fmt: skip
+        keys = ", ".join(sweep.keys) or "(none)"
+        parts.append(f"<p>Varied keys: <code>{_text(keys)}</code>; each member's values are in the"
+                     " accuracy table (its configuration label).</p>")  # fmt: skip
     runs = [r for r in report.rows if "member" not in r]
     if report.point_keys and len(runs) > 1:
         head = ["run", *report.point_keys]
@@ -218,9 +203,9 @@ def render_html(
     from nnlab import __version__
 
     paths = [Path(p) for p in paths]
-    report = report if report is not None else build_report(paths)
+    report = report if report is not None else build_report(select(paths))
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    specs, notes = figure_specs(paths)
+    specs, notes = figure_specs(report.selection or select(paths))
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
 
     sections.append(("config", "Configuration", config_section(paths, report)))

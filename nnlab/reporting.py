@@ -22,20 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.errors import UserError
-from nnlab.results import (
-    Run,
-    Sweep,
-    config_value,
-    describing_keys,
-    find_runs,
-    format_value,
-    is_run_dir,
-    is_sweep_dir,
-    load_run,
-    load_sweep,
-    mean_std,
-    point_label,
-)
+from nnlab.results import Run, Selection, format_value, mean_std, select
 from nnlab.text import plural, train_label
 
 FORMATS = ("table", "md", "csv", "json", "html")  # html: nnlab.report_html (tables, config, figures in one file)
@@ -62,9 +49,10 @@ ACCURACY_FIELDS = (
 
 @dataclass
 class Report:
-    rows: list[dict[str, Any]]
-    point_keys: list[str] = field(default_factory=list)  # sweep keys, when rows are sweep members
+    rows: list[dict[str, Any]]  # one per run of the selection, in its order
+    point_keys: list[str] = field(default_factory=list)  # the keys that define a configuration
     title: str = "nnlab report"
+    selection: Selection | None = None  # what the rows were read from (None: rows made by hand)
 
     @property
     def max_hidden(self) -> int:
@@ -115,59 +103,34 @@ def run_findings(run: Run) -> list:
     return recorded if recorded is not None else diagnose(run)
 
 
-def build_report(paths: Sequence[str | Path]) -> Report:
-    """Rows for every run at ``paths`` (run dirs, sweep dirs, folders of runs), in order given."""
-    if not paths:
-        raise UserError("give at least one run directory or sweep directory")
-    rows: list[dict[str, Any]] = []
-    point_keys: list[str] = []
-    titles = []
-    plain: list[tuple[dict[str, Any], Run]] = []
-    for p in paths:
-        p = Path(p)
-        if is_sweep_dir(p) and not is_run_dir(p):
-            sweep = load_sweep(p)
-            titles.append(f"sweep {sweep.name}")
-            rows += sweep_rows(sweep)
-            point_keys += [k for k in sweep.keys if k not in point_keys]
-        else:
-            for d in find_runs(p):
-                run = load_run(d)
-                titles.append(run.name)
-                rows.append(run_row(run))
-                plain.append((rows[-1], run))
-    if len(plain) > 1:  # runs given one by one: a configuration is what differs between them but the seed
-        keys = describing_keys([run for _, run in plain])
-        for row, run in plain:
-            row["point"] = {k: config_value(run, k) for k in keys}
-            row["config"] = point_label(row["point"])
-        point_keys += [k for k in keys if k not in point_keys]
-    title = titles[0] if len(titles) == 1 else plural(len(rows), "run")
-    _set_labels(rows)
-    return Report(rows, point_keys, title)
-
-
-def sweep_rows(sweep: Sweep) -> list[dict[str, Any]]:
+def build_report(paths: Sequence[str | Path] | Selection) -> Report:
+    """Rows for every run at ``paths`` (run dirs, sweep dirs, folders of runs; ``nnlab.results.select``), in order."""
+    selection = paths if isinstance(paths, Selection) else select(paths)
     rows = []
-    for m in sweep.members:
+    for m in selection.members:
         row = run_row(m.run)
-        row.update({"member": m.id, "point": m.point, "config": m.label, "seed": m.seed})
+        if m.id is not None:
+            row.update({"member": m.id, "seed": m.seed})
+        if m.point is not None:
+            row.update({"point": m.point, "config": m.label})
         rows.append(row)
-    return rows
+    _set_labels(rows)
+    return Report(rows, list(selection.keys), selection.title, selection)
 
 
 def configurations(report: Report) -> list[dict[str, Any]]:
-    """Rows grouped by configuration (a sweep's grid point, or what differs between runs but the seed):
-    mean ± std over seeds ({"mean", "std", "n"}; std is None where only one run has the number).
-    Empty unless the rows are sweep members or some configuration has several runs."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for r in report.rows:
-        if "point" in r:
-            groups.setdefault(json.dumps(r["point"], sort_keys=True, default=str), []).append(r)
-    if not any("member" in r for r in report.rows) and all(len(g) < 2 for g in groups.values()):
+    """Rows grouped by configuration (``nnlab.results.group``: a sweep's grid point, or what differs
+    between runs but the seed): mean ± std over seeds ({"mean", "std", "n"}; std is None where only
+    one run has the number). Empty unless the rows are sweep members or some configuration has several runs."""
+    if report.selection is None:
+        return []
+    row_of = {r["path"]: r for r in report.rows}  # the rows kept (a sweep summary keeps the completed ones)
+    groups = [[row_of[p] for m in g.members if (p := str(m.run.path)) in row_of] for g in report.selection.groups()]
+    groups = [g for g in groups if g]
+    if not any("member" in r for r in report.rows) and all(len(g) < 2 for g in groups):
         return []
     out = []
-    for rows in groups.values():
+    for rows in groups:
         agg: dict[str, Any] = {
             "config": rows[0]["config"],
             "point": rows[0]["point"],

@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -442,16 +442,21 @@ def load_run(path: str | Path) -> Run:
 
 @dataclass
 class Member:
-    """One sweep member: its id, grid point (dotted key -> value), seed and run."""
+    """One run and its configuration: a sweep member (its id and grid point) or a run given by itself.
 
-    id: str
-    point: dict[str, Any]
+    ``point`` is dotted key -> value (what defines the configuration, seed
+    aside); ``None`` for a run compared with nothing. ``id`` is ``None`` for a
+    run that is not a sweep member.
+    """
+
+    id: str | None
+    point: dict[str, Any] | None
     seed: int | None
     run: Run
 
     @property
     def label(self) -> str:
-        return point_label(self.point)
+        return point_label(self.point or {})
 
 
 @dataclass
@@ -532,6 +537,103 @@ def load_sweep(path: str | Path) -> Sweep:
         seed = m.get("seed", run.seed)
         members.append(Member(mid, dict(m.get("point") or {}), seed, run))
     return Sweep(path, spec, members, skipped)
+
+
+@dataclass
+class Group:
+    """The runs of one configuration (a grid point), over seeds."""
+
+    point: dict[str, Any]
+    runs: list[Run]
+    members: list[Member] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return point_label(self.point)
+
+
+@dataclass
+class Selection:
+    """The runs ``nnlab plot``, ``nnlab report`` and the notebook API were given, each with its configuration.
+
+    One sweep: its members, their grid points and the sweep's keys. Anything
+    else (runs, folders of runs, several sweeps): every run found, in the order
+    given, and as configuration what tells the runs apart (``describing_keys``;
+    the seed and naming keys never do). A single run has no configuration.
+    """
+
+    members: list[Member]
+    keys: list[str]
+    sweeps: list[Sweep] = field(default_factory=list)
+    title: str = "nnlab"
+
+    @property
+    def runs(self) -> list[Run]:
+        return [m.run for m in self.members]
+
+    @property
+    def sweep(self) -> Sweep | None:
+        """The sweep, when the selection is exactly one sweep."""
+        return self.sweeps[0] if len(self.sweeps) == 1 and len(self.members) == len(self.sweeps[0].members) else None
+
+    @property
+    def notes(self) -> list[str]:
+        return [f"sweep member {mid}: skipped, {why}" for s in self.sweeps for mid, why in s.skipped]
+
+    def groups(self) -> list[Group]:
+        return group(self)[1]
+
+
+def select(paths: Sequence[str | Path] | str | Path) -> Selection:
+    """Read the runs at ``paths`` (run directories, sweep directories, folders of runs) into a Selection."""
+    from nnlab.text import plural
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise UserError("give at least one run directory or sweep directory")
+    if len(paths) == 1 and is_sweep_dir(paths[0]) and not is_run_dir(paths[0]):
+        sweep = load_sweep(paths[0])
+        return Selection(list(sweep.members), sweep.keys, [sweep], f"sweep {sweep.name}")
+    members: list[Member] = []
+    sweeps: list[Sweep] = []
+    for p in paths:
+        if is_sweep_dir(p) and not is_run_dir(p):
+            sweeps.append(load_sweep(p))
+            members += [Member(m.id, None, m.seed, m.run) for m in sweeps[-1].members]
+        else:
+            members += [Member(None, None, run.seed, run) for run in map(load_run, find_runs(p))]
+    keys = describing_keys([m.run for m in members])
+    if len(members) > 1:
+        for m in members:
+            m.point = {k: config_value(m.run, k) for k in keys}
+    title = members[0].run.name if len(members) == 1 else plural(len(members), "run")
+    return Selection(members, keys, sweeps, title)
+
+
+def group(source: Selection | Sweep | Sequence[Run]) -> tuple[list[str], list[Group]]:
+    """(the keys that define a configuration, the configurations in first-seen order).
+
+    The one grouping of runs by configuration: runs whose points are equal (they
+    differ only in seed or name) share a group. A Sweep groups by its grid
+    points; runs by what tells them apart (``describing_keys``).
+    """
+    if isinstance(source, Sweep):
+        source = Selection(list(source.members), source.keys, [source])
+    elif not isinstance(source, Selection):
+        runs = list(source)
+        keys = describing_keys(runs)
+        source = Selection([Member(None, {k: config_value(r, k) for k in keys}, r.seed, r) for r in runs], keys)
+    groups: dict[str, Group] = {}
+    for m in source.members:
+        if m.point is None:
+            continue
+        key = json.dumps(m.point, sort_keys=True, default=str)
+        g = groups.setdefault(key, Group(m.point, []))
+        g.runs.append(m.run)
+        g.members.append(m)
+    return source.keys, list(groups.values())
 
 
 def find_runs(path: str | Path) -> list[Path]:

@@ -23,7 +23,7 @@ from nnlab.cli.main import cli
 from nnlab.plotting import figures
 from nnlab.plotting.draw import draw
 from nnlab.plotting.spec import SkipFigure
-from nnlab.results import load_run, load_sweep
+from nnlab.results import group, load_run, load_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_FIGURES = ["speed_of_learning", "gradient_norms", "accuracy", "activation_health", "update_ratio"]
@@ -197,7 +197,7 @@ def test_unknown_format_exit_2(tmp_path):
 def test_sweep_comparison(tmp_path):
     sweep_dir = write_sweep(tmp_path / "sweep", depths=(1, 2, 3), seeds=(0, 1, 2), unfinished=("m008",))
     sweep = load_sweep(sweep_dir)
-    keys, groups = figures.group_sweep(sweep)
+    keys, groups = group(sweep)
     assert keys == ["model.sizes"] and [len(g.runs) for g in groups] == [3, 3, 2]
     spec = figures.compare_accuracy(keys, groups)
     panel = spec.panels[0]
@@ -229,7 +229,7 @@ def test_several_runs_grouped_by_what_differs(tmp_path):
         write_run(tmp_path / f"r{i}", seed=i % 2, config_extra={"optimizer.learning_rate": lr})
         for i, lr in enumerate([0.1, 0.1, 0.5, 0.5])
     ]
-    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    keys, groups = group([load_run(d) for d in dirs])
     assert keys == ["optimizer.learning_rate"] and [g.label for g in groups] == ["0.1", "0.5"]
     out = tmp_path / "cmp"
     result = CliRunner().invoke(cli, ["plot", *map(str, dirs), "--out", str(out), "--format", "svg"])
@@ -371,7 +371,7 @@ def test_settings_of_another_optimizer_are_not_what_differs(tmp_path):
         runs.append(
             load_run(write_run(tmp_path / f"r{i}", activation=act, config_extra={"optimizer": opt["optimizer"]}))
         )
-    keys, groups = figures.group_runs(runs)
+    keys, groups = group(runs)
     assert keys == ["model.activation", "optimizer.learning_rate", "optimizer.name"]  # no rho1, rho2, delta
     assert [g.label for g in groups] == [
         "activation=sigmoid, learning_rate=0.5, optimizer=sgd",
@@ -386,7 +386,7 @@ def test_settings_of_another_optimizer_are_not_what_differs(tmp_path):
 def test_a_setting_absent_in_one_run_and_set_in_another_is_what_differs_when_nothing_else_does(tmp_path):
     a = load_run(write_run(tmp_path / "a"))
     b = load_run(write_run(tmp_path / "b", config_extra={"regularization.clip_norm": 5.0}))
-    keys, groups = figures.group_runs([a, b])
+    keys, groups = group([a, b])
     assert keys == ["regularization.clip_norm"] and [g.label for g in groups] == ["none", "5"]
 
 
@@ -399,7 +399,7 @@ def test_a_two_key_sweep_draws_one_line_per_value_of_the_second_key(tmp_path):
             dirs.append(
                 write_run(tmp_path / f"r{i}-{seed}", sizes=sizes, seed=seed, config_extra={"model.init.weights": init})
             )
-    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    keys, groups = group([load_run(d) for d in dirs])
     assert keys == ["model.init.weights", "model.sizes"]
     spec = figures.compare_accuracy(keys, groups)
     assert [p.title.split()[0] for p in spec.panels] == ["Final", "Best"]
@@ -422,7 +422,7 @@ def test_overlays_draw_each_configurations_per_epoch_mean(tmp_path):
         for act in ("sigmoid", "relu")
         for seed in (0, 1)
     ]
-    keys, groups = figures.group_runs([load_run(d) for d in dirs])
+    keys, groups = group([load_run(d) for d in dirs])
     acc = figures.overlay_accuracy(keys, groups).panels[0]
     sig = acc.get("sigmoid (mean of 2)")
     assert same(sig.x, [0, 1, 2, 3])

@@ -58,8 +58,8 @@ def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, out_old: Path | No
     (an instrument switched off) is skipped with a note.
     """
     from nnlab.errors import UserError
-    from nnlab.plotting import plot_activations, plot_comparison, plot_run
-    from nnlab.results import find_runs, is_run_dir, is_sweep_dir, load_run, load_sweep
+    from nnlab.plotting import plot_activations, specs, write_specs
+    from nnlab.results import select
 
     if out_old is not None:
         if out is not None and out != out_old:
@@ -70,36 +70,14 @@ def plot(paths: tuple[Path, ...], fmt: str, out: Path | None, out_old: Path | No
 
     written: list[Path] = []
     notes: list[str] = []
-    if len(paths) == 1 and is_run_dir(paths[0]):
-        run = load_run(paths[0])
-        outdir = out or paths[0] / "plots"
-        w, n = plot_run(run, outdir, fmt)
-        written += w
-        notes += n
-    elif len(paths) == 1 and is_sweep_dir(paths[0]):
-        sweep = load_sweep(paths[0])
-        outdir = out or paths[0] / "plots"
-        notes += [f"sweep member {mid}: skipped, {why}" for mid, why in sweep.skipped]
-        if not sweep.members:
+    # one path (a run, a sweep, a folder of runs): its plots/ folder; several: ./plots
+    outdir = out or (paths[0] / "plots" if len(paths) == 1 else Path("plots"))
+    if paths:
+        selection = select(paths)
+        if selection.sweeps and not selection.members:
             raise UserError(f"{paths[0]}: no finished members to plot yet")
-        w, n = plot_comparison(sweep, outdir, fmt)
-        written += w
-        notes += n
-    elif paths:
-        run_dirs = [d for p in paths for d in find_runs(p)]
-        runs = [load_run(d) for d in run_dirs]
-        if len(paths) == 1:
-            outdir = out or paths[0] / "plots"  # a folder holding runs
-        else:
-            outdir = out or Path("plots")
-        if len(runs) == 1:
-            w, n = plot_run(runs[0], outdir, fmt)
-        else:
-            w, n = plot_comparison(runs, outdir, fmt)
-        written += w
-        notes += n
-    else:
-        outdir = out or Path("plots")
+        figures, notes = specs(selection)
+        written += write_specs(figures, outdir, fmt)
     if activations:
         written += plot_activations(outdir, fmt)
 

@@ -20,16 +20,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from nnlab.errors import UserError
-from nnlab.plotting.figures import (
-    COMPARE_FIGURES,
-    RUN_FIGURES,
-    Group,
-    activation_functions,
-    group_runs,
-    group_sweep,
-)
+from nnlab.plotting.figures import COMPARE_FIGURES, RUN_FIGURES, activation_functions
 from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
-from nnlab.results import Run, Sweep
+from nnlab.results import Group, Run, Selection, Sweep, group
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -43,6 +36,7 @@ __all__ = [
     "COMPARE_FIGURES",
     "run_specs",
     "compare_specs",
+    "specs",
     "plot_run",
     "plot_comparison",
     "plot_activations",
@@ -71,7 +65,23 @@ def compare_specs(keys: Sequence[str], groups: Sequence[Group]) -> tuple[list[Fi
     return _collect((name, lambda f=f: f(keys, groups)) for name, f in COMPARE_FIGURES.items())
 
 
-def figure(name: str, data: Run | Sequence[Run] | Sweep):
+def specs(selection: Selection) -> tuple[list[FigureSpec], list[str]]:
+    """What ``nnlab plot PATHS`` draws for ``nnlab.results.select(PATHS)``: one run's figures, else the comparison.
+
+    The notes name each figure skipped (and each sweep member not finished);
+    a sweep with no finished member gives no figure and says so.
+    """
+    notes = selection.notes
+    if len(selection.members) == 1 and selection.sweep is None:
+        specs_, more = run_specs(selection.runs[0])
+    elif not selection.members:
+        return [], notes + ["no finished members to plot yet"]
+    else:
+        specs_, more = compare_specs(*group(selection))
+    return specs_, notes + more
+
+
+def figure(name: str, data: Run | Sequence[Run] | Sweep | Selection):
     """The matplotlib Figure of one of ``nnlab plot``'s figures, by name.
 
     ``data``: a Run for a run figure (``RUN_FIGURES``: speed_of_learning,
@@ -86,8 +96,7 @@ def figure(name: str, data: Run | Sequence[Run] | Sweep):
             raise TypeError(f"{name} draws one run; got {type(data).__name__}")
         return draw(RUN_FIGURES[name](data))
     if name in COMPARE_FIGURES:
-        keys, groups = group_sweep(data) if isinstance(data, Sweep) else group_runs(list(data))
-        return draw(COMPARE_FIGURES[name](keys, groups))
+        return draw(COMPARE_FIGURES[name](*group(data if isinstance(data, (Sweep, Selection)) else list(data))))
     import difflib
 
     names = [*RUN_FIGURES, *COMPARE_FIGURES]
@@ -115,10 +124,11 @@ def plot_run(run: Run, outdir: str | Path, fmt: str = "png") -> tuple[list[Path]
     return write_specs(specs, outdir, fmt), notes
 
 
-def plot_comparison(runs: Sequence[Run] | Sweep, outdir: str | Path, fmt: str = "png") -> tuple[list[Path], list[str]]:
-    keys, groups = group_sweep(runs) if isinstance(runs, Sweep) else group_runs(runs)
-    specs, notes = compare_specs(keys, groups)
-    return write_specs(specs, outdir, fmt), notes
+def plot_comparison(
+    runs: Sequence[Run] | Sweep | Selection, outdir: str | Path, fmt: str = "png"
+) -> tuple[list[Path], list[str]]:
+    specs_, notes = compare_specs(*group(runs if isinstance(runs, (Sweep, Selection)) else list(runs)))
+    return write_specs(specs_, outdir, fmt), notes
 
 
 def plot_activations(outdir: str | Path, fmt: str = "png") -> list[Path]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,13 +18,10 @@ import numpy as np
 from nnlab.plotting import evaluation_figures
 from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
 from nnlab.results import (
+    Group,
     Run,
-    Sweep,
-    config_value,
-    describing_keys,
     format_value,
     mean_std,
-    point_label,
 )
 from nnlab.results import (
     Series as LayerSeries,
@@ -420,40 +416,7 @@ RUN_FIGURES: dict[str, Callable[[Run], FigureSpec]] = {
 }
 
 
-# --- several runs: one configuration = runs that differ only in seed ----------------
-
-
-@dataclass
-class Group:
-    """Runs of one configuration (grid point), over seeds."""
-
-    point: dict[str, Any]
-    runs: list[Run]
-
-    @property
-    def label(self) -> str:
-        return point_label(self.point)
-
-
-def group_runs(runs: Sequence[Run]) -> tuple[list[str], list[Group]]:
-    """(keys that tell the runs apart, groups in first-seen order): runs differing only in seed/name share a group.
-
-    The keys are ``describing_keys``: settings that do not apply to every run
-    (adam's ``rho1`` beside sgd) are not among them when other keys differ.
-    """
-    keys = describing_keys(runs)
-    groups: dict[str, Group] = {}
-    for r in runs:
-        point = {k: config_value(r, k) for k in keys}
-        groups.setdefault(json.dumps(point, sort_keys=True, default=str), Group(point, [])).runs.append(r)
-    return keys, list(groups.values())
-
-
-def group_sweep(sweep: Sweep) -> tuple[list[str], list[Group]]:
-    groups: dict[str, Group] = {}
-    for m in sweep.members:
-        groups.setdefault(json.dumps(m.point, sort_keys=True, default=str), Group(m.point, [])).runs.append(m.run)
-    return sweep.keys, list(groups.values())
+# --- several runs: one configuration = runs that differ only in seed (nnlab.results.group) ----
 
 
 def _xlabel(keys: Sequence[str]) -> str:
