@@ -17,23 +17,14 @@ import base64
 import datetime as _dt
 import io
 import json
-import re
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from nnlab.reporting import (
-    CONFIG_TITLE,
-    DELTA_TITLE,
-    Report,
-    accuracy_table,
-    build_report,
-    configuration_table,
-    configurations,
-    delta_table,
-)
+from nnlab.reporting import Report, build_report, tables
 from nnlab.results import Selection, select
+from nnlab.tables import Column, Table, to_html
 
 DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
 DIAGNOSIS_FILE = "diagnosis.json"
@@ -105,26 +96,6 @@ def _text(s: Any) -> str:
     return escape("" if s is None else str(s)).replace("\n", "<br>")
 
 
-_NUMBER = re.compile(r"[-+0-9.e ±→]+[smh]?")  # 93.20, 0.0817 → 0.0229, 1.2 ± 0.3, 12.5s
-
-
-def _is_number(cell: str) -> bool:
-    return any(c.isdigit() for c in cell) and _NUMBER.fullmatch(cell) is not None
-
-
-def html_table(head: Sequence[str], body: Sequence[Sequence[str]], caption: str | None = None) -> str:
-    out = ["<table>"]
-    if caption:
-        out.append(f"<caption>{_text(caption)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{_text(h)}</th>" for h in head) + "</tr></thead><tbody>")
-    for row in body:
-        cells = (f'<td class="num">{_text(c)}</td>' if i and _is_number(c) else f"<td>{_text(c)}</td>"
-                 for i, c in enumerate(row))  # fmt: skip
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
 def _yaml(obj: Any) -> str:
     import yaml
 
@@ -153,9 +124,9 @@ def config_section(paths: Sequence[Path], report: Report) -> str:
                      " accuracy table (its configuration label).</p>")  # fmt: skip
     runs = [r for r in report.rows if "member" not in r]
     if report.point_keys and len(runs) > 1:
-        head = ["run", *report.point_keys]
+        columns = [Column("run", align="left"), *(Column(k, align="left") for k in report.point_keys)]
         body = [[r["label"], *[_fmt_point(k, (r.get("point") or {}).get(k)) for k in report.point_keys]] for r in runs]
-        parts.append("<h3>What differs between the runs</h3>" + html_table(head, body))
+        parts.append("<h3>What differs between the runs</h3>" + to_html(Table("", columns, body)))
     for i, r in enumerate(runs):
         text = _config_file(Path(r["path"]))
         open_ = " open" if i == 0 else ""
@@ -209,13 +180,12 @@ def render_html(
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
 
     sections.append(("config", "Configuration", config_section(paths, report)))
-    acc_head, acc_body = accuracy_table(report)
-    tables = html_table(acc_head, acc_body, "accuracy (%): final epoch and best validation epoch")
-    sections.append(("accuracy", "Accuracy", tables))
-    sections.append(("norms", "Per-layer gradient norms", html_table(*delta_table(report), caption=DELTA_TITLE)))
-    if configurations(report):
-        sections.append(("configurations", "Per configuration", html_table(*configuration_table(report),
-                                                                           caption=CONFIG_TITLE)))  # fmt: skip
+    acc, delta, *per_config = tables(report)
+    acc.title = "accuracy (%): final epoch and best validation epoch"
+    sections.append(("accuracy", "Accuracy", to_html(acc)))
+    sections.append(("norms", "Per-layer gradient norms", to_html(delta)))
+    for t in per_config:
+        sections.append(("configurations", "Per configuration", to_html(t)))
     diagnosis = diagnosis_section(report)
     if diagnosis:
         sections.append(("diagnosis", "Diagnosis", diagnosis))

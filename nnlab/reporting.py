@@ -12,7 +12,6 @@ the table and Markdown show percentages.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -23,6 +22,9 @@ from typing import Any
 
 from nnlab.errors import UserError
 from nnlab.results import Run, Selection, format_value, mean_std, select
+from nnlab.tables import Column, Table, csv_cell, json_safe, to_rich
+from nnlab.tables import to_csv as table_csv
+from nnlab.tables import to_markdown as md_table
 from nnlab.text import plural, train_label
 
 FORMATS = ("table", "md", "csv", "json", "html")  # html: nnlab.report_html (tables, config, figures in one file)
@@ -174,29 +176,33 @@ def _pm(d: dict[str, Any] | None, pct: bool) -> str:
     return f"{d['mean']:.3g}" + (f" ± {d['std']:.2g}" if d.get("std") is not None else "")
 
 
-def configuration_table(report: Report) -> tuple[list[str], list[list[str]]]:
+def configuration_table(report: Report) -> Table:
+    """Per configuration: runs, mean ± std of the accuracies over seeds, the findings, ‖δ^l‖ at initialization."""
     aggs = configurations(report)
     n = report.max_hidden
     with_findings = any(a.get("findings") for a in aggs)  # a healthy family keeps the table as it was
-    head = ["configuration", "runs", "final valid %", "best valid %", "final test %"]
-    head += ["findings"] if with_findings else []
-    head += [f"‖δ‖ h{h}" for h in range(1, n + 1)] + ["‖δ‖ out"]
-    body = []
+    columns = [
+        Column("configuration", "config", "left"),
+        Column("runs"),
+        Column("final valid %", "final_validation_accuracy"),
+        Column("best valid %", "best_validation_accuracy"),
+        Column("final test %", "final_test_accuracy"),
+    ]
+    columns += [Column("findings", align="left")] if with_findings else []
+    columns += [Column(f"‖δ‖ h{h}", f"delta_initial_h{h}") for h in range(1, n + 1)] + [
+        Column("‖δ‖ out", "delta_initial_out")
+    ]
+    body, values = [], []
     for a in aggs:
         deltas = a["delta_initial"]
         cells = list(deltas[:-1]) + [None] * (n - (len(deltas) - 1)) + [deltas[-1]] if deltas else [None] * (n + 1)
+        accs = [a[k] for k in ("final_validation_accuracy", "best_validation_accuracy", "final_test_accuracy")]
+        found = [findings_cell(a)] if with_findings else []
         body.append(
-            [
-                a["config"],
-                str(a["runs"]),
-                _pm(a["final_validation_accuracy"], True),
-                _pm(a["best_validation_accuracy"], True),
-                _pm(a["final_test_accuracy"], True),
-            ]
-            + ([findings_cell(a)] if with_findings else [])
-            + [_pm(c, False) for c in cells]
+            [a["config"], str(a["runs"]), *(_pm(x, True) for x in accs), *found, *(_pm(c, False) for c in cells)]
         )
-    return head, body
+        values.append([a["config"], a["runs"], *accs, *found, *cells])
+    return Table(CONFIG_TITLE, columns, body, values)
 
 
 CONFIG_TITLE = "per configuration: mean ± std over seeds (‖δ‖ at initialization)"
@@ -258,76 +264,82 @@ def _train_header(report: Report) -> str:
     return labels.pop() if len(labels) == 1 else "train" if not labels else "train (probe/full)"
 
 
-def accuracy_table(report: Report, compact: bool = False) -> tuple[list[str], list[list[str]]]:
-    head = [
-        "run",
-        "status",
-        "epochs",
-        "final " + _train_header(report).replace(" (", "\n(") + " %",
-        "final\nvalid %",
-        "final\ntest %",
-        "best\nepoch",
-        "best\nvalid %",
-        "best\ntest %",
-        "wall\ntime",
+def accuracy_table(report: Report, compact: bool = False) -> Table:
+    """One row per run: what differs (runs given one by one), status, final and best accuracies, wall time."""
+    pct = "" if compact else " %"
+    columns = [
+        Column("run", align="left"),
+        Column("status", align="left"),
+        Column("epochs", "epochs_completed"),
+        Column("final " + _train_header(report).replace(" (", "\n(") + pct, "final_train_accuracy"),
+        Column(f"final\nvalid{pct}", "final_validation_accuracy"),
+        Column(f"final\ntest{pct}", "final_test_accuracy"),
+        Column("best\nepoch", "best_epoch"),
+        Column(f"best\nvalid{pct}", "best_validation_accuracy"),
+        Column(f"best\ntest{pct}", "best_test_accuracy"),
+        Column("wall\ntime", "wall_seconds"),
     ]
     # runs given one by one: what differs between them, a column per key (a sweep member's label says it)
     keys = [k for k in report.point_keys if any("point" in r and "member" not in r for r in report.rows)]
-    head[1:1] = [k.replace(".", "\n", 1) for k in keys]
-    if compact:
-        head = [h.replace(" %", "") for h in head]
-    body = [
-        [
-            _label(r),
-            *[format_value(k, (r.get("point") or {}).get(k)) if "member" not in r else "" for k in keys],
-            r["status"],
-            "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
-            _pct(r["final_train_accuracy"]),
-            _pct(r["final_validation_accuracy"]),
-            _pct(r["final_test_accuracy"]),
-            "" if r["best_epoch"] is None else str(r["best_epoch"]),
-            _pct(r["best_validation_accuracy"]),
-            _pct(r["best_test_accuracy"]),
-            _secs(r["wall_seconds"]),
-        ]
-        for r in report.rows
-    ]
-    return head, body
+    columns[1:1] = [Column(k.replace(".", "\n", 1), k) for k in keys]
+    body, values = [], []
+    for r in report.rows:
+        point = [(r.get("point") or {}).get(k) if "member" not in r else None for k in keys]
+        accs = [r[c.key] for c in columns[len(keys) + 3 : len(keys) + 9]]
+        body.append(
+            [
+                _label(r),
+                *[format_value(k, v) if "member" not in r else "" for k, v in zip(keys, point)],
+                r["status"],
+                "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
+                *(
+                    ("" if v is None else str(v)) if c.key == "best_epoch" else _pct(v)
+                    for c, v in zip(columns[len(keys) + 3 :], accs)
+                ),  # fmt: skip
+                _secs(r["wall_seconds"]),
+            ]
+        )
+        values.append([_label(r), *point, r["status"], r["epochs_completed"], *accs, r["wall_seconds"]])
+    return Table(f"{report.title}: accuracy (%)", columns, body, values)
 
 
-def delta_table(report: Report) -> tuple[list[str], list[list[str]]]:
+def delta_table(report: Report) -> Table:
     """‖δ^l‖ per layer: 'initial → end' cells; hidden layers aligned from the input, output last."""
     n = report.max_hidden
-    head = ["run"] + _layer_columns(report)
-    body = []
+    columns = [Column("run", align="left")] + [Column(h) for h in _layer_columns(report)]
+    body, values = [], []
     for r in report.rows:
         ini = _layer_values(r, r["delta_norms"]["initial"], n)
         fin = _layer_values(r, r["delta_norms"]["final"], n)
         cells = ["" if a is None and b is None else f"{_num(a) or '-'} → {_num(b) or '-'}" for a, b in zip(ini, fin)]
         body.append([_label(r)] + cells)
-    return head, body
+        values.append([_label(r)] + [{"initial": a, "final": b} for a, b in zip(ini, fin)])
+    return Table(DELTA_TITLE, columns, body, values)
 
 
 DELTA_TITLE = "‖δˡ‖ per layer (probe set): at initialization → at the end"
 
 
-def to_markdown(report: Report) -> str:
-    def table(head, body):
-        align = ["---"] + ["---:"] * (len(head) - 1)
-        lines = ["| " + " | ".join(h.replace("\n", " ") for h in head) + " |", "|" + "|".join(align) + "|"]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
-        return "\n".join(lines)
+def tables(report: Report) -> list[Table]:
+    """The report's tables, in the order every format shows them: accuracy, ‖δ^l‖, and per configuration."""
+    out = [accuracy_table(report), delta_table(report)]
+    if configurations(report):  # last: the summary over seeds
+        out.append(configuration_table(report))
+    return out
 
+
+def to_markdown(report: Report) -> str:
+    acc, delta, *per_config = tables(report)
     parts = [
         f"# {report.title}",
         "",
         "## Accuracy",
         "",
-        table(*accuracy_table(report)),
+        md_table(acc),
         "",
         f"## {DELTA_TITLE}",
         "",
-        table(*delta_table(report)),
+        md_table(delta),
         "",
     ]
     parts += ["## Diagnosis", ""]
@@ -336,8 +348,8 @@ def to_markdown(report: Report) -> str:
         parts.append(f"- **{_label(r)}**: " + ("no findings" if not found else f"{plural(len(found), 'finding')}"))
         parts += [f"  - {f['severity']}: {f['rule'].replace('_', ' ')}: {f['message']}" for f in found]
     parts.append("")
-    if configurations(report):  # last: the summary over seeds
-        parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", table(*configuration_table(report)), ""]
+    for t in per_config:
+        parts += [f"## {CONFIG_TITLE[0].upper()}{CONFIG_TITLE[1:]}", "", md_table(t), ""]
     return "\n".join(parts)
 
 
@@ -356,87 +368,45 @@ def csv_fields(report: Report) -> list[str]:
     return fields + ["findings"]
 
 
-def _cell(v: Any) -> Any:
-    if v is None:
-        return ""
-    if isinstance(v, list):
-        return "-".join(str(x) for x in v)
-    if isinstance(v, float):
-        return repr(v)
-    return v
+def runs_table(report: Report) -> Table:
+    """Every number of every run, one column each (``nnlab report --format csv``)."""
+    n = report.max_hidden
+    layers = [f"h{h}" for h in range(1, n + 1)] + ["out"]
+    fields = csv_fields(report)
+    values = []
+    for r in report.rows:
+        flat = {k: v for k, v in r.items() if k in fields}
+        flat.update(r.get("point") or {})
+        for at in ("initial", "final"):
+            for name, v in zip(layers, _layer_values(r, r["delta_norms"][at], n)):
+                flat[f"delta_{at}_{name}"] = v
+        flat["findings"] = ";".join(f["rule"] for f in r.get("diagnosis") or [])
+        values.append([flat.get(k) for k in fields])
+    rows = [[str(csv_cell(v)) for v in row] for row in values]
+    return Table(
+        report.title, [Column(k, align="left" if k in ("run", "path") else "right") for k in fields], rows, values
+    )
 
 
 def to_csv(report: Report) -> str:
-    n = report.max_hidden
-    layers = [f"h{h}" for h in range(1, n + 1)] + ["out"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=csv_fields(report), lineterminator="\n")
-    w.writeheader()
-    for r in report.rows:
-        flat = {k: _cell(v) for k, v in r.items() if k in w.fieldnames}
-        for k, v in (r.get("point") or {}).items():
-            flat[k] = _cell(v)
-        for at in ("initial", "final"):
-            for name, v in zip(layers, _layer_values(r, r["delta_norms"][at], n)):
-                flat[f"delta_{at}_{name}"] = _cell(v)
-        flat["findings"] = ";".join(f["rule"] for f in r.get("diagnosis") or [])
-        w.writerow(flat)
-    return buf.getvalue()
-
-
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_json_safe(x) for x in v]
-    return v
+    return table_csv(runs_table(report))
 
 
 def to_json(report: Report) -> str:
-    rows = [{k: v for k, v in r.items()} for r in report.rows]
-    doc = {"title": report.title, "keys": report.point_keys, "runs": _json_safe(rows)}
+    doc = {"title": report.title, "keys": report.point_keys, "runs": json_safe(report.rows)}
     aggs = configurations(report)
     if aggs:
-        doc["configurations"] = _json_safe(aggs)
+        doc["configurations"] = json_safe(aggs)
     return json.dumps(doc, indent=2) + "\n"
 
 
 def rich_tables(report: Report) -> list[Any]:
-    from rich import box
-    from rich.table import Table
-
-    out = []
-    acc_head, acc_body = accuracy_table(report, compact=True)
-    acc_title = "accuracy (%)"
+    acc, *rest = tables(report)
+    acc = accuracy_table(report, compact=True)
     if all(r["status"] == "completed" for r in report.rows):  # save the width of a column saying so
-        i = acc_head.index("status")
-        acc_head, acc_body = acc_head[:i] + acc_head[i + 1 :], [row[:i] + row[i + 1 :] for row in acc_body]
-        acc_title += ", all completed"
-    tables = [(acc_title, (acc_head, acc_body)), (DELTA_TITLE, delta_table(report))]
-    if configurations(report):
-        tables.append((CONFIG_TITLE, configuration_table(report)))
-    for title, (head, body) in tables:
-        t = Table(
-            title=f"{report.title}: {title}" if title.startswith("acc") else title,
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-        )
-        for i, h in enumerate(head):
-            # numbers keep their width; a narrow terminal folds the run names instead
-            width = max([len(x) for x in h.split("\n")] + [len(row[i]) for row in body])
-            t.add_column(
-                h,
-                justify="left" if i == 0 or h == "status" else "right",
-                no_wrap=i > 0,
-                overflow="fold" if i == 0 else "ellipsis",
-                min_width=min(width, 12) if i == 0 else None if h == "status" else width,
-            )
-        for row in body:
-            t.add_row(*row)
-        out.append(t)
+        acc = acc.drop("status")
+        acc.title += ", all completed"
+    out = [to_rich(acc)] + [to_rich(t) for t in rest]
     out.append(diagnosis_text(report))
     return out
 

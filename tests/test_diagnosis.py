@@ -273,12 +273,12 @@ def test_rules_read_old_runs_without_activations_or_gradients(tmp_path):
 
 
 def test_sweep_configurations_count_findings_over_seeds(tmp_path):
-    from nnlab.sweep.aggregate import configuration_rows
+    from nnlab.sweep.aggregate import configuration_table
 
     # the synthetic sweep's ||δ^l|| = 0.01 * 4^l: 3 hidden layers give 16x, 1 and 2 hidden layers less than 10x
-    head, body = configuration_rows(write_sweep(tmp_path / "s", depths=(1, 2, 3), seeds=(0, 1)))
-    col = head.index("findings")
-    assert [row[col] for row in body] == ["", "", "vanishing gradient 2/2"]
+    table = configuration_table(write_sweep(tmp_path / "s", depths=(1, 2, 3), seeds=(0, 1)))
+    col = table.head.index("findings")
+    assert [row[col] for row in table.rows] == ["", "", "vanishing gradient 2/2"]
 
 
 # --- through the CLI, on configs that provoke each finding ----------------------------------

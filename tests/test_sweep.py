@@ -381,7 +381,7 @@ def test_the_on_screen_table_fits_the_terminal_and_cuts_no_number(small_sweep, w
 
     from rich.console import Console
 
-    from nnlab.sweep.aggregate import configuration_rows, rich_tables
+    from nnlab.sweep.aggregate import configuration_table, rich_tables
 
     d, _ = small_sweep
     console = Console(width=width, file=io.StringIO(), record=True)
@@ -389,9 +389,8 @@ def test_the_on_screen_table_fits_the_terminal_and_cuts_no_number(small_sweep, w
         console.print(t)
     text = console.export_text()
     assert "…" not in text and max(len(line.rstrip()) for line in text.splitlines()) <= width
-    _, body = configuration_rows(d)
     words = text.split()
-    for row in body:
+    for row in configuration_table(d).rows:
         for cell in row:
             assert all(part in words for part in cell.replace("±", " ").split())
 

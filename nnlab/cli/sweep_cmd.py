@@ -326,11 +326,12 @@ def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
         for table in aggregate.rich_tables(sweep_dir, title, console.width):
             console.print(table)
     else:
-        head, body = aggregate.configuration_rows(sweep_dir)
+        from nnlab.tables import to_text
+
+        table = aggregate.configuration_table(sweep_dir)
         click.echo(title)
-        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(head)]
-        for row in [head, *body]:
-            click.echo("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if table is not None:
+            click.echo(to_text(table))
     click.echo(f"results: {sweep_dir / 'results.csv'}  {sweep_dir / 'summary.md'}")
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 from nnlab.io import atomic_write_text
 from nnlab.sweep.expand import Member
+from nnlab.tables import Column, Table, to_csv, to_markdown
 from nnlab.text import plural
 
 
@@ -61,9 +60,7 @@ def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys:
         "wall_seconds",
     ]
     fields += [f"delta_initial_{l}" for l in range(1, n_layers + 1)] + ["error"]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
+    values = []
     for m in members:
         rec = records.get(m.id) or {"status": "pending"}
         s = rec.get("summary") or {}
@@ -84,8 +81,9 @@ def results_csv(members: list[Member], records: dict[str, dict[str, Any]], keys:
         row.update({k: m.point.get(k) for k in keys})
         for l, v in enumerate(((s.get("delta_norms") or {}).get("initial") or []), start=1):
             row[f"delta_initial_{l}"] = v
-        w.writerow({k: _cell(v) for k, v in row.items()})
-    return buf.getvalue()
+        values.append([row.get(f) for f in fields])
+    table = Table("results", [Column(f) for f in fields], [[str(_cell(v)) for v in row] for row in values], values)
+    return to_csv(table, cell=_cell)
 
 
 def write_results(sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]], keys: list[str]) -> None:
@@ -109,8 +107,8 @@ def members_with_findings(sweep_dir: Path, members: list[Member], records: dict[
     return out
 
 
-def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """Per configuration (grid point): mean ± std over seeds of its completed members.
+def configuration_table(sweep_dir: Path) -> Table | None:
+    """Per configuration (grid point): mean ± std over seeds of its completed members (None: no member yet).
 
     A diverged or failed member keeps a summary.json (its last good epoch, often
     the untrained network) that must not pass for a result: only completed
@@ -118,39 +116,40 @@ def configuration_rows(sweep_dir: Path) -> tuple[list[str], list[list[str]]]:
     members of a configuration did not complete ("0 of n": no numbers).
     """
     import dataclasses
-    import json as _json
 
-    from nnlab.reporting import build_report, configuration_table
-    from nnlab.results import point_label
+    from nnlab.reporting import CONFIG_TITLE, build_report
+    from nnlab.reporting import configuration_table as report_table
+    from nnlab.results import point_label, select
+    from nnlab.tables import Column, Table
 
-    report = build_report([sweep_dir])
-    try:
-        doc = _json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
-        points = [m.get("point") or {} for m in doc.get("members") or []]
-    except (OSError, ValueError, AttributeError):
-        points = [r["point"] for r in report.rows]
+    report = build_report(select(sweep_dir))
+    points = [m.get("point") or {} for m in report.selection.sweeps[0].spec.get("members") or []]
     done = dataclasses.replace(report, rows=[r for r in report.rows if r.get("status") == "completed"])
-    head, body = configuration_table(done) if done.rows else ([], [])
-    if not head and points:
-        head = ["configuration", "runs", "final valid %", "best valid %", "final test %", "‖δ‖ out"]
+    if done.rows:
+        table = report_table(done)
+    elif points:
+        heads = ["configuration", "runs", "final valid %", "best valid %", "final test %", "‖δ‖ out"]
+        table = Table(CONFIG_TITLE, [Column(h, align="left" if i == 0 else "right") for i, h in enumerate(heads)], [])
+    else:
+        return None
     total: dict[str, int] = {}
     for pt in points:
         label = point_label(pt)
         total[label] = total.get(label, 0) + 1
-    shown = {row[0]: row for row in body}
+    shown = {row[0]: row for row in table.rows}
     rows = []
     for label, n in total.items():
-        row = shown.get(label) or [label, "0"] + [""] * (len(head) - 2)
+        row = shown.get(label) or [label, "0"] + [""] * (len(table.columns) - 2)
         if int(row[1]) != n:
             row = [row[0], f"{row[1]} of {n}", *row[2:]]
         rows.append(row)
-    return head, rows
+    return Table(table.title, table.columns, rows)
 
 
 def summary_markdown(
     name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]], wall: float, command: str
 ) -> str:
-    head, body = configuration_rows(sweep_dir)
+    table = configuration_table(sweep_dir)
     done = sum(1 for r in records.values() if r["status"] == "completed")
     lines = [
         f"# sweep {name}",
@@ -160,14 +159,12 @@ def summary_markdown(
         f"Command: `{command}`",
         "",
     ]
-    if head:
+    if table is not None:
         lines += [
             "Per configuration, mean ± std over seeds (‖δ‖ = Nielsen's ‖δ^l‖ at initialization, probe set):",
             "",
-            "| " + " | ".join(head) + " |",
-            "|" + "---|" * len(head),
+            to_markdown(table),
         ]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
     failures = [
         (m, records[m.id])
         for m in members
@@ -186,41 +183,18 @@ def rich_tables(sweep_dir: Path, title: str, width: int) -> list:
     the mean; else the accuracies and the ‖δ‖ columns as two tables, each on
     one line if it fits, else two. Cells are not cut short where it can be helped.
     """
-    from rich import box
-    from rich.console import Console
-    from rich.measure import Measurement
-    from rich.table import Table
+    from nnlab.tables import fit_rich
 
-    head, body = configuration_rows(sweep_dir)
-    if not head:
+    table = configuration_table(sweep_dir)
+    if table is None:
         return []
-    n_acc = next((i for i, h in enumerate(head) if h.startswith("‖δ‖")), len(head))
-
-    def make(cols: list[int], two_lines: bool, subtitle: str) -> Table:
-        t = Table(title=subtitle, box=box.SIMPLE_HEAD, title_justify="left")
-        for i in cols:
-            t.add_column(head[i], justify="left" if i == 0 else "right", no_wrap=i == 0 or not two_lines)
-        for row in body:
-            t.add_row(*(row[i].replace(" ± ", "\n± ") if two_lines else row[i] for i in cols))
-        return t
-
-    console = Console(width=width)
-
-    def fits(tables: list[Table]) -> bool:
-        wide = console.options.update_width(10_000)  # the natural width, not clamped to the console's
-        return all(Measurement.get(console, wide, t).maximum <= width for t in tables)
-
-    def best(cols: list[int], subtitle: str) -> tuple[Table, bool]:
-        for two in (False, True):
-            t = make(cols, two, subtitle)
-            if fits([t]):
-                return t, True
-        return t, False
-
-    whole, ok = best(list(range(len(head))), title)
-    if ok or n_acc == len(head):
+    n_acc = next((i for i, h in enumerate(table.head) if h.startswith("‖δ‖")), len(table.head))
+    whole, ok = fit_rich(table, width, title)
+    if ok or n_acc == len(table.head):
         return [whole]
     return [
-        best(list(range(n_acc)), title)[0],
-        best([0, *range(n_acc, len(head))], "‖δ^l‖ at initialization, mean ± std over seeds")[0],
+        fit_rich(table.pick(range(n_acc)), width, title)[0],
+        fit_rich(
+            table.pick([0, *range(n_acc, len(table.head))]), width, "‖δ^l‖ at initialization, mean ± std over seeds"
+        )[0],
     ]
