@@ -21,8 +21,6 @@ weights' mistakes, in the order listed), both written atomically.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,9 @@ from typing import Any
 import numpy as np
 
 from nnlab.errors import UserError
+from nnlab.tables import Column, Table, to_text
+from nnlab.tables import to_csv as table_csv
+from nnlab.tables import to_markdown as md_table
 
 PARTS = ("test", "validation", "train")
 WEIGHTS = (("final", "weights.npz"), ("best", "weights-best.npz"))
@@ -225,17 +226,14 @@ def to_json(ev: Evaluation) -> str:
 
 def to_csv(ev: Evaluation) -> str:
     """One row per weights and true class: its count, correct, accuracy and the row of the confusion matrix."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
     k = ev.n_classes
-    w.writerow(["weights", "epoch", "class", "n", "correct", "accuracy", *(f"predicted_{j}" for j in range(k))])
-    for r in ev.results:
-        for i in range(k):
-            acc = r.per_class[i]
-            row = r.confusion[i].tolist()
-            w.writerow([r.which, "" if r.epoch is None else r.epoch, i, r.class_counts[i], row[i],
-                        "" if acc is None else repr(acc), *row])  # fmt: skip
-    return buf.getvalue()
+    heads = ["weights", "epoch", "class", "n", "correct", "accuracy", *(f"predicted_{j}" for j in range(k))]
+    values = [
+        [r.which, r.epoch, i, int(r.class_counts[i]), int(r.confusion[i, i]), r.per_class[i], *r.confusion[i].tolist()]
+        for r in ev.results
+        for i in range(k)
+    ]
+    return table_csv(Table("evaluation", [Column(h) for h in heads], [[str(v) for v in row] for row in values], values))
 
 
 def _pct(x: float | None) -> str:
@@ -247,13 +245,13 @@ def headline(ev: Evaluation, r: WeightsResult) -> str:
     return f"{r.which} weights ({r.file}, {epoch}): {ev.part} accuracy {_pct(r.accuracy)}% ({r.correct}/{r.n})"
 
 
-def tables(ev: Evaluation) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows): per-class accuracy, then one confusion matrix per weights."""
+def tables(ev: Evaluation) -> list[Table]:
+    """Per-class accuracy, then one confusion matrix per weights (nnlab.tables)."""
     k = ev.n_classes
     out = [
-        (
+        Table(
             "accuracy per class (%)",
-            ["class", "n", *(r.which for r in ev.results)],
+            [Column(h) for h in ["class", "n", *(r.which for r in ev.results)]],
             [[str(i), str(ev.results[0].class_counts[i]), *(_pct(r.per_class[i]) for r in ev.results)]
              for i in range(k)],
         )
@@ -264,18 +262,16 @@ def tables(ev: Evaluation) -> list[tuple[str, list[str], list[list[str]]]]:
         same = len(ev.results) > 1 and all(np.array_equal(o.confusion, r.confusion) for o in ev.results)
         which = "final and best weights" if same else f"{r.which} weights"
         rows = [[str(i), *(str(int(c)) for c in r.confusion[i])] for i in range(k)]
-        out.append((f"confusion matrix, {which} (rows: true class, columns: predicted)",
-                    ["true", *map(str, range(k))], rows))  # fmt: skip
+        out.append(Table(f"confusion matrix, {which} (rows: true class, columns: predicted)",
+                         [Column(h) for h in ["true", *map(str, range(k))]], rows))  # fmt: skip
     return out
 
 
 def to_markdown(ev: Evaluation) -> str:
     lines = [f"# {ev.run.name}: {ev.part} part of {ev.dataset}", "", f"Data from {ev.source}.", ""]
     lines += [f"- {headline(ev, r)}" for r in ev.results] + [""]
-    for title, header, rows in tables(ev):
-        lines += [f"## {title[0].upper()}{title[1:]}", "", "| " + " | ".join(header) + " |",
-                  "|" + "---:|" * len(header)]  # fmt: skip
-        lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+    for t in tables(ev):
+        lines += [f"## {t.title[0].upper()}{t.title[1:]}", "", md_table(t), ""]
     return "\n".join(lines)
 
 
@@ -288,8 +284,6 @@ def render(ev: Evaluation, fmt: str) -> str:
     if fmt == "json":
         return to_json(ev)
     lines = [f"{ev.run}: {ev.part} part, data from {ev.source}"] + [headline(ev, r) for r in ev.results]
-    for title, header, rows in tables(ev):
-        widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-        lines += ["", title, "  ".join(h.rjust(wd) for h, wd in zip(header, widths))]
-        lines += ["  ".join(c.rjust(wd) for c, wd in zip(row, widths)) for row in rows]
+    for t in tables(ev):
+        lines += ["", t.title, to_text(t)]
     return "\n".join(lines) + "\n"
