@@ -24,7 +24,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported when a frame is asked for
     import pandas as pd
 
-    from nnlab.results import Run, Sweep
+    from nnlab.results import Run, Selection, Sweep
 
 LONG = ["step", "epoch", "layer", "label", "quantity", "value"]
 RESULTS = [
@@ -92,12 +92,15 @@ def per_epoch(run: Run) -> pd.DataFrame:
     return df
 
 
-def sweep_members(sweep: Sweep) -> pd.DataFrame:
-    """One row per finished member: id, seed, each swept key, status, final and best results, wall time, path."""
+def sweep_members(sweep: Sweep | Selection) -> pd.DataFrame:
+    """One row per finished member: id, seed, each swept key, status, final and best results, wall time, path.
+
+    For a Selection of runs, the keys are what tells the runs apart; ``member`` is None for a run not in a sweep.
+    """
     rows: list[dict[str, Any]] = []
     for m in sweep.members:
         row: dict[str, Any] = {"member": m.id, "seed": m.seed}
-        row.update({key: _cell(m.point.get(key)) for key in sweep.keys})
+        row.update({key: _cell((m.point or {}).get(key)) for key in sweep.keys})
         row["status"] = m.run.status
         for part, column in RESULTS:
             row[f"{part}_{column}"] = m.run.result(part, column) if column != "epoch" else _epoch(m.run, part)
@@ -107,13 +110,13 @@ def sweep_members(sweep: Sweep) -> pd.DataFrame:
     return _pd().DataFrame(rows)
 
 
-def sweep_long(sweep: Sweep, what: str) -> pd.DataFrame:
+def sweep_long(sweep: Sweep | Selection, what: str) -> pd.DataFrame:
     """Every member's ``metrics`` or long table (``gradients``, ``activations``), member, seed and keys in front."""
     pd = _pd()
     frames = []
     for m in sweep.members:
         df = metrics(m.run) if what == "metrics" else long(m.run, what)
-        front = {"member": m.id, "seed": m.seed, **{key: _cell(m.point.get(key)) for key in sweep.keys}}
+        front = {"member": m.id, "seed": m.seed, **{key: _cell((m.point or {}).get(key)) for key in sweep.keys}}
         frames.append(pd.concat([pd.DataFrame({k: [v] * len(df) for k, v in front.items()}), df], axis=1))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

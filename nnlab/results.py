@@ -459,8 +459,38 @@ class Member:
         return point_label(self.point or {})
 
 
+class _MemberFrames:
+    """pandas views of ``members`` (nnlab.frames), shared by Sweep and Selection."""
+
+    @property
+    def members_df(self):
+        """One row per finished member: id, seed, the configuration keys, status, final and best results."""
+        from nnlab import frames
+
+        return frames.sweep_members(self)
+
+    @property
+    def metrics_df(self):
+        """Every member's metrics rows, with member, seed and the configuration keys in front."""
+        from nnlab import frames
+
+        return frames.sweep_long(self, "metrics")
+
+    @property
+    def gradients_df(self):
+        from nnlab import frames
+
+        return frames.sweep_long(self, "gradients")
+
+    @property
+    def activations_df(self):
+        from nnlab import frames
+
+        return frames.sweep_long(self, "activations")
+
+
 @dataclass
-class Sweep:
+class Sweep(_MemberFrames):
     path: Path
     spec: dict[str, Any]  # sweep.json
     members: list[Member]
@@ -477,32 +507,6 @@ class Sweep:
     @property
     def runs(self) -> list[Run]:
         return [m.run for m in self.members]
-
-    @property
-    def members_df(self):
-        """One row per finished member: id, seed, the swept keys, status, final and best results."""
-        from nnlab import frames
-
-        return frames.sweep_members(self)
-
-    @property
-    def metrics_df(self):
-        """Every member's metrics rows, with member, seed and the swept keys in front."""
-        from nnlab import frames
-
-        return frames.sweep_long(self, "metrics")
-
-    @property
-    def gradients_df(self):
-        from nnlab import frames
-
-        return frames.sweep_long(self, "gradients")
-
-    @property
-    def activations_df(self):
-        from nnlab import frames
-
-        return frames.sweep_long(self, "activations")
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -553,7 +557,7 @@ class Group:
 
 
 @dataclass
-class Selection:
+class Selection(_MemberFrames):
     """The runs ``nnlab plot``, ``nnlab report`` and the notebook API were given, each with its configuration.
 
     One sweep: its members, their grid points and the sweep's keys. Anything

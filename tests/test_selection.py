@@ -97,3 +97,22 @@ def test_plot_report_and_html_agree_on_the_configurations(tmp_path):
     overlay = next(f for f in figures if f.name == "overlay_accuracy")
     labels = {s.label for p in overlay.panels for s in p.series if s.label}
     assert {"0.1 (mean of 2)", "0.5 (mean of 2)"} <= labels
+
+
+def test_the_notebook_api_reads_several_runs_as_the_commands_do(tmp_path):
+    import nnlab
+
+    dirs = _lr_runs(tmp_path)
+    sel = nnlab.select(dirs)
+    df = sel.members_df
+    assert list(df["optimizer.learning_rate"]) == [0.1, 0.1, 0.5, 0.5] and list(df["seed"]) == [0, 1, 0, 1]
+    assert df["member"].isna().all()  # runs given by themselves are no sweep's members
+    assert list(df["best_validation_accuracy"]) == [m.run.result("best", "validation_accuracy") for m in sel.members]
+    metrics = sel.metrics_df
+    assert len(metrics) == sum(len(m.run.epochs) for m in sel.members)
+    assert set(metrics.groupby("optimizer.learning_rate").size()) == {len(sel.members[0].run.epochs) * 2}
+    fig = nnlab.plotting.figure("overlay_accuracy", sel)
+    assert {t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()} >= {
+        "0.1 (mean of 2)",
+        "0.5 (mean of 2)",
+    }
