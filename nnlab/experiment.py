@@ -39,7 +39,8 @@ from nnlab.io import load_npz
 from nnlab.memory import check_fits, config_eval_rows
 from nnlab.network import Network
 from nnlab.optimizers import Optimizer
-from nnlab.rundir import BEST_WEIGHTS, ESSENTIAL, METRICS_COLUMNS, TABLES, RunDir, long_rows, read_metrics
+from nnlab.results import read_long, read_metric_rows
+from nnlab.rundir import BEST_WEIGHTS, ESSENTIAL, METRICS_COLUMNS, TABLES, RunDir, long_rows
 from nnlab.text import plural, train_label
 from nnlab.training import EarlyStopping, EvalSet, Hook, TrainState, evaluate, train
 
@@ -312,14 +313,18 @@ class _Tee:
             self.keep.extend(r for r in rows if r.quantity == "delta_norm")
 
 
-def _load_gradient_rows(path: Path) -> list[Row]:
-    rows = []
-    lines = (path / "gradients.csv").read_text(encoding="utf-8").splitlines()[1:]
-    for line in lines:
-        step, epoch, layer, quantity, value, *label = line.split(",")
-        if quantity == "delta_norm":
-            rows.append(Row(int(step), int(epoch), int(layer), quantity, float(value), *label))
-    return rows
+def _delta_norm_rows(path: Path, net: Network) -> list[Row]:
+    """The ‖δ^l‖ rows a resumed run already has in gradients.csv, as the instruments emitted them.
+
+    Layer by layer rather than in file order: ``summarize`` keys them by (step, layer), so only
+    the order within a layer could matter, and ``read_long`` keeps that.
+    """
+    labels = {layer.number: layer.label for layer in net.learning_layers}  # what the writer put in the label column
+    return [
+        Row(int(step), int(epoch), layer, "delta_norm", float(value), labels.get(layer, ""))
+        for layer, s in read_long(path / "gradients.csv").get("delta_norm", {}).items()
+        for epoch, step, value in zip(s.epochs, s.steps, s.values)
+    ]
 
 
 def run_experiment(
@@ -435,10 +440,10 @@ def _run(
             for k, h in extra.items():
                 h.load_state_dict(info["extra"].get(k, {}))
             start = dict(start_epoch=info["epoch"], start_step=info["step"], opt_state=opt_state)
-            recorder.history = read_metrics(rundir.path)
+            recorder.history = read_metric_rows(rundir.path / "metrics.csv")
             best = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
             recorder.restore_best(info.get("best_epoch"), best or None)
-            kept.extend(_load_gradient_rows(rundir.path))
+            kept.extend(_delta_norm_rows(rundir.path, net))
             recorder.wall_before = float(info.get("wall_seconds", 0.0))
     X_probe, y_probe = probe_set(cfg, data)
     initial = initial_weights(rundir, built)

@@ -335,14 +335,20 @@ def _read_json(path: Path) -> Any:
         raise UserError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
-def _float(cell: str) -> float:
+def _number(cell: str) -> float | None:
+    """A CSV cell as written by the run directory writer: empty -> None, "nan" -> NaN, text that is no number -> NaN."""
     cell = cell.strip()
     if not cell:
-        return math.nan
+        return None
     try:
         return float(cell)
     except ValueError:
         return math.nan
+
+
+def _float(cell: str) -> float:
+    v = _number(cell)
+    return math.nan if v is None else v
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -362,13 +368,27 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _metric_table(path: Path) -> tuple[list[str], list[list[float | None]]]:
+    header, rows = _read_csv(path)
+    return header, [[_number(c) for c in r] for r in rows]
+
+
+def read_metric_rows(path: str | Path) -> list[dict[str, float | None]]:
+    """metrics.csv as one dict per row, column -> value (empty cell None, "nan" NaN); ``[]`` if absent.
+
+    The form ``nnlab train --resume`` takes the run's history back in (the summary is computed from it).
+    """
+    header, rows = _metric_table(Path(path))
+    return [dict(zip(header, r)) for r in rows]
+
+
 def read_metrics(path: str | Path) -> dict[str, np.ndarray]:
     """metrics.csv as column -> float array (empty cells NaN); ``{}`` if absent."""
-    header, rows = _read_csv(Path(path))
+    header, rows = _metric_table(Path(path))
     if not header:
         return {}
-    cols = {h: np.array([_float(r[i]) for r in rows], dtype=float) for i, h in enumerate(header)}
-    return cols
+    nan = math.nan
+    return {h: np.array([nan if r[i] is None else r[i] for r in rows], dtype=float) for i, h in enumerate(header)}
 
 
 def read_long(path: str | Path) -> LongTable:

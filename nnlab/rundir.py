@@ -331,19 +331,6 @@ class RunDir:
         return arrays, info
 
 
-def read_metrics(path: Path) -> list[dict[str, float | None]]:
-    """Rows of a metrics.csv written by ``RunDir`` (empty cells → None)."""
-    lines = (path / "metrics.csv").read_text(encoding="utf-8").splitlines()
-    if not lines:
-        return []
-    header = lines[0].split(",")
-    rows = []
-    for line in lines[1:]:
-        cells = line.split(",")
-        rows.append({k: (float(c) if c else None) for k, c in zip(header, cells)})
-    return rows
-
-
 def long_rows(rows: Iterable[Row], labelled: bool = True) -> list[tuple]:
     """CSV rows of gradients.csv / activations.csv (``labelled=False``: without the label column)."""
     if not labelled:

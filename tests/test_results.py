@@ -19,6 +19,8 @@ from nnlab.results import (
     load_run,
     load_sweep,
     point_label,
+    read_metric_rows,
+    read_metrics,
 )
 
 
@@ -35,6 +37,27 @@ def test_metrics_columns_match_csv(tmp_path):
             else:
                 assert v == float(row[col])
     assert math.isnan(run.metrics["train_accuracy"][2])  # the empty cell
+
+
+def test_metric_rows_keep_empty_cells_apart_from_nan(tmp_path):
+    """The rows a resumed run takes back: an empty cell is None (not measured), "nan" stays NaN (diverged)."""
+    path = tmp_path / "metrics.csv"
+    path.write_text("epoch,step,train_loss,validation_accuracy\n0,0,,0.1\n1,30,nan,0.5\n2,60,0.25,\n")
+    rows = read_metric_rows(path)
+    assert [r["epoch"] for r in rows] == [0.0, 1.0, 2.0]
+    assert rows[0]["train_loss"] is None and rows[2]["validation_accuracy"] is None
+    assert math.isnan(rows[1]["train_loss"]) and rows[2]["train_loss"] == 0.25
+    assert list(rows[0]) == ["epoch", "step", "train_loss", "validation_accuracy"]
+    cols = read_metrics(path)  # the column view of the same parse: both empty and "nan" are NaN
+    assert np.isnan(cols["train_loss"][:2]).all() and cols["train_loss"][2] == 0.25
+    assert cols["step"].tolist() == [0.0, 30.0, 60.0]
+
+
+def test_metric_rows_of_a_missing_or_header_only_file(tmp_path):
+    assert read_metric_rows(tmp_path / "none.csv") == []
+    (tmp_path / "head.csv").write_text("epoch,step\n")
+    assert read_metric_rows(tmp_path / "head.csv") == []
+    assert {k: v.tolist() for k, v in read_metrics(tmp_path / "head.csv").items()} == {"epoch": [], "step": []}
 
 
 def test_long_tables(tmp_path):

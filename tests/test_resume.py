@@ -102,6 +102,17 @@ def test_stopped_after_epoch_k_and_resumed_equals_straight_through(tmp_path, str
     assert_same_results(run_dir, straight(*extra))
 
 
+def test_resumed_summary_takes_the_delta_norms_before_the_stop_from_gradients_csv(tmp_path, straight):
+    """‖δ^l‖ at initialization (step 0) was measured before the stop: only gradients.csv still has it."""
+    extra = CASES["adam"]
+    run_dir = interrupted(cfg_of(*extra), tmp_path, epoch=3)
+    resume(run_dir)
+    got = json.loads((run_dir / "summary.json").read_text())["delta_norms"]
+    want = json.loads((straight(*extra) / "summary.json").read_text())["delta_norms"]
+    assert len(got["initial"]) == len(got["final"]) == 3  # 784-30-30-10: layers 1..3
+    assert got == want
+
+
 @pytest.mark.parametrize("step", [1, 47, 89])
 def test_stopped_in_the_middle_of_an_epoch_and_resumed_equals_straight_through(tmp_path, straight, step):
     """30 steps per epoch: the unfinished epoch's rows are dropped and the epoch run again."""
