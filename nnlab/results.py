@@ -419,8 +419,38 @@ def read_long(path: str | Path) -> LongTable:
     return {q: {layer: series(*cols) for layer, cols in sorted(layers.items())} for q, layers in acc.items()}
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a run directory (any status: running, completed, failed, ...)."""
+def _read_json_quietly(path: Path) -> Any:
+    """The JSON in ``path``, or None if it is missing, partial or unreadable (never an error)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_status(path: str | Path) -> tuple[str, str | None]:
+    """A run folder's meta.json status and error, for a sweep watching its members.
+
+    Never an error: a folder that does not exist yet, or has no, a partial or an
+    unreadable meta.json, is ``("pending", None)``.
+    """
+    meta = _read_json_quietly(Path(path) / "meta.json")
+    if not isinstance(meta, dict):
+        return "pending", None
+    return str(meta.get("status") or "pending"), meta.get("error")
+
+
+def read_summary(path: str | Path) -> dict[str, Any] | None:
+    """A run folder's summary.json, or None while there is none (or it is partial or not an object)."""
+    summary = _read_json_quietly(Path(path) / "summary.json")
+    return summary if isinstance(summary, dict) else None
+
+
+def load_run(path: str | Path, tables: bool = True) -> Run:
+    """Read a run directory (any status: running, completed, failed, ...).
+
+    ``tables=False`` reads meta.json, config.yaml, overrides.json and summary.json only:
+    the CSV tables are left empty (for a caller that wants a run's config or results, not its curves).
+    """
     path = Path(path)
     if not path.is_dir():
         raise UserError(f"{path}: no such directory")
@@ -448,12 +478,12 @@ def load_run(path: str | Path) -> Run:
         path=path,
         meta=meta,
         config=config,
-        metrics=read_metrics(path / "metrics.csv"),
-        gradients=read_long(path / "gradients.csv"),
-        activations=read_long(path / "activations.csv"),
+        metrics=read_metrics(path / "metrics.csv") if tables else {},
+        gradients=read_long(path / "gradients.csv") if tables else {},
+        activations=read_long(path / "activations.csv") if tables else {},
         summary=summary if isinstance(summary, dict) else None,
         overrides=list(overrides) if isinstance(overrides, list) else [],
-        curvature=read_long(path / "curvature.csv"),
+        curvature=read_long(path / "curvature.csv") if tables else {},
     )
 
 
@@ -529,8 +559,8 @@ class Sweep(_MemberFrames):
         return [m.run for m in self.members]
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read a sweep directory; members whose folder is missing or unfinished (no summary.json) are skipped."""
+def read_sweep_json(path: str | Path) -> dict[str, Any]:
+    """A sweep directory's sweep.json, checked: a JSON object of the format this nnlab reads (else UserError)."""
     path = Path(path)
     if not is_sweep_dir(path):
         raise UserError(f"{path}: not a sweep directory (no sweep.json)")
@@ -542,6 +572,13 @@ def load_sweep(path: str | Path) -> Sweep:
         raise UserError(
             f"{path}: sweep directory format {fmt!r} is not supported; this nnlab reads format {SWEEP_FORMAT}"
         )
+    return spec
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read a sweep directory; members whose folder is missing or unfinished (no summary.json) are skipped."""
+    path = Path(path)
+    spec = read_sweep_json(path)
     members: list[Member] = []
     skipped: list[tuple[str, str]] = []
     for i, m in enumerate(spec.get("members") or []):

@@ -21,7 +21,12 @@ from nnlab.results import (
     point_label,
     read_metric_rows,
     read_metrics,
+    read_summary,
+    read_sweep_json,
+    run_status,
 )
+from nnlab.sweep.aggregate import member_record
+from nnlab.sweep.expand import Member
 
 
 def test_metrics_columns_match_csv(tmp_path):
@@ -138,6 +143,61 @@ def test_sweep(tmp_path):
     assert m.point == {"model.sizes": [784, 30, 30, 10]} and m.seed == 1 and m.label == "784-30-30-10"
     assert m.run.n_layers == 3
     assert find_runs(path) == [path / "members" / "m000", path / "members" / "m003"]
+
+
+def test_a_member_folder_not_yet_a_run_is_pending(tmp_path):
+    """A sweep asks about members that have not started, or are starting: never an error."""
+    folder = tmp_path / "members" / "m000"
+    assert run_status(folder) == ("pending", None)  # no folder yet
+    folder.mkdir(parents=True)
+    assert run_status(folder) == ("pending", None)  # no meta.json yet
+    (folder / "meta.json").write_text('{"format": 1, "stat')
+    (folder / "summary.json").write_text("[1, 2]")
+    assert run_status(folder) == ("pending", None)  # partial meta.json
+    assert read_summary(folder) is None  # not an object
+    member = Member("m000", {"model.sizes": [784, 10]}, 0, [])
+    assert member_record(tmp_path, member, None) == {"status": "pending", "error": None, "summary": None}
+    (folder / "meta.json").write_text(json.dumps({"format": 1, "status": "failed", "error": "boom"}))
+    (folder / "summary.json").write_text('{"epochs_completed": 2}')
+    assert run_status(folder) == ("failed", "boom")
+    assert member_record(tmp_path, member, None) == {
+        "status": "failed",
+        "error": "boom",
+        "summary": {"epochs_completed": 2},
+    }
+
+
+def test_sweep_json_of_another_format_is_one_clear_error(tmp_path):
+    path = write_sweep(tmp_path / "s", depths=(1,), seeds=(0,))
+    assert read_sweep_json(path)["name"] == "depth"
+    doc = json.loads((path / "sweep.json").read_text())
+    (path / "sweep.json").write_text(json.dumps({**doc, "format": 2}))
+    want = f"{path}: sweep directory format 2 is not supported; this nnlab reads format 1"
+    for read in (read_sweep_json, load_sweep):
+        with pytest.raises(UserError) as e:
+            read(path)
+        assert str(e.value) == want
+    (path / "sweep.json").write_text('{"format": 1,')
+    with pytest.raises(UserError) as e:
+        read_sweep_json(path)
+    assert (
+        str(e.value)
+        == f"{path / 'sweep.json'}: not valid JSON (line 1: Expecting property name enclosed in double quotes)"
+    )
+    with pytest.raises(UserError) as e:
+        read_sweep_json(tmp_path)
+    assert str(e.value) == f"{tmp_path}: not a sweep directory (no sweep.json)"
+
+
+def test_load_run_without_tables_reads_no_csv(tmp_path):
+    path = write_run(tmp_path / "r")
+    (path / "metrics.csv").write_text("epoch,step\n0,not-a-number,extra\n")
+    (path / "gradients.csv").write_text("no,such,columns\n")  # read_long would refuse it
+    run = load_run(path, tables=False)
+    assert run.metrics == {} and run.gradients == {} and run.activations == {} and run.curvature == {}
+    assert run.summary["best"]["epoch"] == 3 and run.config["optimizer"]["learning_rate"] == 0.5
+    with pytest.raises(UserError, match="missing column"):
+        load_run(path)
 
 
 def test_differing_keys(tmp_path):

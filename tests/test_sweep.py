@@ -508,6 +508,15 @@ def test_resume_of_a_folder_that_is_not_a_sweep(tmp_path):
     assert out.output.strip() == f"error: {tmp_path}: not a sweep directory (no sweep.json)"
 
 
+def test_resume_of_a_sweep_of_another_format(tmp_path):
+    (tmp_path / "sweep.json").write_text(json.dumps({"format": 2, "name": "x", "members": []}))
+    out = invoke("sweep", "--resume", str(tmp_path))
+    assert out.exit_code == 2
+    assert out.output.strip() == (
+        f"error: {tmp_path}: sweep directory format 2 is not supported; this nnlab reads format 1"
+    )
+
+
 def test_the_activations_sweep_covers_every_hidden_activation(monkeypatch):
     from nnlab.activations import ACTIVATIONS
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.io import atomic_write_text
+from nnlab.results import load_run, read_summary, run_status
 from nnlab.sweep.expand import Member
 from nnlab.tables import Column, Table, to_csv, to_markdown
 from nnlab.text import plural
@@ -15,17 +16,8 @@ from nnlab.text import plural
 def member_record(sweep_dir: Path, m: Member, outcome: dict[str, Any] | None) -> dict[str, Any]:
     """The member's status and numbers from its run directory (the outcome fills in what it lacks)."""
     run_dir = sweep_dir / m.dir
-    rec: dict[str, Any] = {"status": "pending", "error": None, "summary": None}
-    meta_path, summary_path = run_dir / "meta.json", run_dir / "summary.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        rec.update(status=meta.get("status", "pending"), error=meta.get("error"))
-    except (OSError, ValueError):
-        pass
-    try:
-        rec["summary"] = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        pass
+    status, error = run_status(run_dir)  # "pending" while the folder or its meta.json is not there yet
+    rec: dict[str, Any] = {"status": status, "error": error, "summary": read_summary(run_dir)}
     if outcome and (rec["status"] in ("pending", "running") or outcome["status"] != "completed"):
         rec.update(status=outcome["status"], error=outcome.get("error") or rec["error"])
     return rec
@@ -92,15 +84,13 @@ def write_results(sweep_dir: Path, members: list[Member], records: dict[str, dic
 
 def members_with_findings(sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]]) -> list:
     """(member, its finding rules, whether its config asks output.strict) for each completed member with findings."""
-    from nnlab.results import load_run
-
     out = []
     for m in members:
         rec = records.get(m.id) or {}
         found = [f.get("rule") for f in ((rec.get("summary") or {}).get("diagnosis") or [])]
         if rec.get("status") == "completed" and found:
             try:
-                strict = bool((load_run(sweep_dir / m.dir).config.get("output") or {}).get("strict"))
+                strict = bool((load_run(sweep_dir / m.dir, tables=False).config.get("output") or {}).get("strict"))
             except Exception:  # noqa: BLE001 - an unreadable member is reported elsewhere
                 strict = False
             out.append((m, found, strict))

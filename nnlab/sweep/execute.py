@@ -16,7 +16,6 @@ their next step and are recorded ``interrupted``; the executor then raises
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.errors import UserError
+from nnlab.results import run_status
 from nnlab.training import Hook
 
 BLAS_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -293,10 +293,7 @@ def prepare_dir(run_dir: Path, keep_checkpointed: bool = False) -> None:
 
 def continuable(run_dir: Path) -> bool:
     """A member folder stopped mid-run (interrupted, or killed while running) with a checkpoint to go on from."""
-    try:
-        status = json.loads((run_dir / "meta.json").read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
-        return False
+    status, _ = run_status(run_dir)
     return status in ("interrupted", "running") and (run_dir / "checkpoint" / "checkpoint.npz").is_file()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -14,6 +13,7 @@ import yaml
 
 from nnlab.errors import UserError
 from nnlab.io import atomic_write_json, atomic_write_text
+from nnlab.results import read_sweep_json
 from nnlab.sweep import aggregate
 from nnlab.sweep.execute import execute_dask, execute_local
 from nnlab.sweep.expand import Member, point_keys
@@ -81,15 +81,7 @@ def start(spec: SweepSpec, members: list[Member], runs_dir: Path) -> Path:
 
 
 def reopen(sweep_dir: Path) -> tuple[dict[str, Any], SweepSpec, list[Member]]:
-    try:
-        doc = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{sweep_dir}: not a sweep directory (no sweep.json)") from None
-    except (OSError, ValueError) as e:
-        raise UserError(f"{sweep_dir}/sweep.json: unreadable ({e})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else None
-        raise UserError(f"{sweep_dir}: sweep directory format {found!r}; this nnlab reads format {FORMAT} only")
+    doc = read_sweep_json(sweep_dir)
     spec = SweepSpec(
         name=doc["name"],
         label=str(sweep_dir),
@@ -156,7 +148,7 @@ def run(
     for m in members:  # a member cut short by Ctrl-C reads its own status from its run directory
         if result.records[m.id]["status"] in ("pending", "running"):
             result.records[m.id] = aggregate.member_record(sweep_dir, m, None)
-    doc = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+    doc = read_sweep_json(sweep_dir)
     doc["status"] = "interrupted" if result.interrupted else ("failed" if result.failures else "completed")
     doc.setdefault("runs", []).append(
         {
