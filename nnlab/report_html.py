@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.reporting import Report, build_report, tables
-from nnlab.results import Selection, select
+from nnlab.results import Selection, read_findings, select
 from nnlab.tables import Column, Table, to_html
 
 DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
-DIAGNOSIS_FILE = "diagnosis.json"
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
@@ -65,27 +64,6 @@ def png_base64(spec: Any, dpi: int = DPI) -> str:
     buf = io.BytesIO()
     draw(spec).savefig(buf, format="png", dpi=dpi)
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-# --- diagnosis (written by nnlab's diagnosis into the run directory, when it ran) ----
-
-
-def read_diagnosis(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The findings in ``diagnosis.json`` (a list, or an object with "findings"), else in
-    ``summary.json["diagnosis"]``; [] when there is none or it cannot be read."""
-    run_dir = Path(run_dir)
-    for path, key in ((run_dir / DIAGNOSIS_FILE, None), (run_dir / "summary.json", "diagnosis")):
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if key is not None:
-            doc = doc.get(key) if isinstance(doc, dict) else None
-        if isinstance(doc, dict):
-            doc = doc.get("findings")
-        if isinstance(doc, list):
-            return [f for f in doc if isinstance(f, dict)]
-    return []
 
 
 # --- HTML pieces -------------------------------------------------------------------
@@ -144,7 +122,7 @@ def _fmt_point(key: str, value: Any) -> str:
 def diagnosis_section(report: Report) -> str:
     parts = []
     for r in report.rows:
-        findings = read_diagnosis(r["path"])
+        findings = read_findings(r["path"])
         if not findings:
             continue
         body = []

@@ -2,7 +2,8 @@
 
 The contract is docs/run-directory.md. ``nnlab plot``, ``nnlab report`` and
 ``nnlab sweep`` read runs only through this module; nothing here trains,
-recomputes or unpickles anything (CSV, JSON and YAML only).
+recomputes or unpickles anything (CSV, JSON and YAML; the few ``.npz`` arrays
+with pickles refused).
 
     run = load_run("runs/20261123-004330-quickstart")
     run.metrics["validation_accuracy"]            # float array, one per epoch row
@@ -31,6 +32,10 @@ from nnlab.errors import UserError
 from nnlab.rundir import FORMAT, LONG_COLUMNS, LONG_REQUIRED  # the writer owns the format
 
 SWEEP_FORMAT = 1
+# files other writers add to a run directory (not imported from them: they import this module, or the engine)
+DIAGNOSIS_FILE = "diagnosis.json"  # nnlab.diagnosis, at the end of a run
+EVALUATION_FILE = "evaluation.json"  # nnlab.evaluation (`nnlab evaluate`)
+MISTAKES_FILE = "evaluation-mistakes.npz"  # nnlab.evaluation: the most confident mistakes' inputs
 
 
 class Series(NamedTuple):
@@ -70,6 +75,38 @@ class Run:
             return read_histograms(path)
         except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
             raise UserError(f"{path}: unreadable ({str(e) or type(e).__name__})") from None
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The diagnosis's findings (``read_findings``): read on each use, ``[]`` when there are none."""
+        return read_findings(self.path)
+
+    def evaluation(self) -> dict[str, Any] | None:
+        """``evaluation.json`` (``nnlab evaluate``), None if the run has none; UserError if it is unreadable.
+
+        A readable one has ``weights``: a non-empty mapping, "final" and/or "best" -> that set's numbers.
+        """
+        path = self.path / EVALUATION_FILE
+        if not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            weights = doc["weights"]
+            if not isinstance(weights, dict) or not weights:
+                raise ValueError("no weights")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UserError(f"{path}: unreadable ({e})") from None
+        return doc
+
+    def mistake_inputs(self, which: str) -> np.ndarray:
+        """The inputs (rows) of the ``which`` ("final"/"best") weights' most confident mistakes,
+        from ``evaluation-mistakes.npz``; UserError if it is missing or unreadable."""
+        path = self.path / MISTAKES_FILE
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return np.asarray(f[f"X_{which}"], dtype=float)
+        except (OSError, KeyError, ValueError) as e:
+            raise UserError(f"{path}: missing or unreadable ({e})") from None
 
     # --- identity -----------------------------------------------------------
     @property
@@ -425,6 +462,21 @@ def _read_json_quietly(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def read_findings(path: str | Path) -> list[dict[str, Any]]:
+    """A run folder's diagnosis findings: ``diagnosis.json`` (a list, or an object with "findings"),
+    else ``summary.json["diagnosis"]``; ``[]`` when there is none or it cannot be read (never an error)."""
+    path = Path(path)
+    for file, key in ((path / DIAGNOSIS_FILE, None), (path / "summary.json", "diagnosis")):
+        doc = _read_json_quietly(file)
+        if key is not None:
+            doc = doc.get(key) if isinstance(doc, dict) else None
+        if isinstance(doc, dict):
+            doc = doc.get("findings")
+        if isinstance(doc, list):
+            return [f for f in doc if isinstance(f, dict)]
+    return []
 
 
 def run_status(path: str | Path) -> tuple[str, str | None]:

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 from synthetic_runs import delta, write_run, write_sweep
 
 from nnlab.cli.main import cli
-from nnlab.report_html import read_diagnosis, render_html
+from nnlab.report_html import render_html
+from nnlab.results import read_findings
 
 
 def invoke(*args) -> object:
@@ -169,9 +170,9 @@ def test_diagnosis_findings_are_shown_where_the_run_has_them(tmp_path):
         {"rule": "vanishing_gradient", "severity": "warning", "message": "‖δ¹‖ is 1/16 of ‖δ³‖", "layer": 1},
         {"rule": "healthy_updates", "severity": "info", "message": "update ratios near 1e-3"},
     ]
-    assert read_diagnosis(run) == []
+    assert read_findings(run) == []
     (run / "diagnosis.json").write_text(json.dumps({"findings": findings}))
-    assert read_diagnosis(run) == findings
+    assert read_findings(run) == findings
     page = Page(html_of(run))
     assert "diagnosis" in page.sections
     table = [t for t in page.tables if t and t[0] == ["severity", "rule", "finding", "details"]][0]
@@ -183,9 +184,9 @@ def test_diagnosis_findings_are_shown_where_the_run_has_them(tmp_path):
     s = json.loads((run / "summary.json").read_text())
     s["diagnosis"] = findings[:1]
     (run / "summary.json").write_text(json.dumps(s))
-    assert read_diagnosis(run) == findings[:1]
+    assert read_findings(run) == findings[:1]
     (run / "diagnosis.json").write_text("{not json")  # unreadable: falls back, never fails the report
-    assert read_diagnosis(run) == findings[:1]
+    assert read_findings(run) == findings[:1]
 
 
 def test_cli_picks_html_by_extension_writes_atomically_with_the_umask(run, tmp_path):

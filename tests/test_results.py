@@ -12,6 +12,9 @@ from synthetic_runs import delta, val_acc, write_run, write_sweep
 
 from nnlab.errors import UserError
 from nnlab.results import (
+    DIAGNOSIS_FILE,
+    EVALUATION_FILE,
+    MISTAKES_FILE,
     differing_keys,
     find_runs,
     is_run_dir,
@@ -19,6 +22,7 @@ from nnlab.results import (
     load_run,
     load_sweep,
     point_label,
+    read_findings,
     read_metric_rows,
     read_metrics,
     read_summary,
@@ -198,6 +202,45 @@ def test_load_run_without_tables_reads_no_csv(tmp_path):
     assert run.summary["best"]["epoch"] == 3 and run.config["optimizer"]["learning_rate"] == 0.5
     with pytest.raises(UserError, match="missing column"):
         load_run(path)
+
+
+def test_findings_from_diagnosis_json_else_the_summary(tmp_path):
+    path = write_run(tmp_path / "r")
+    run = load_run(path, tables=False)
+    assert run.findings == [] and read_findings(tmp_path / "nowhere") == []
+    s = json.loads((path / "summary.json").read_text())
+    (path / "summary.json").write_text(json.dumps({**s, "diagnosis": [{"rule": "a"}, "not a finding"]}))
+    assert run.findings == [{"rule": "a"}]  # read when asked, not when the run was loaded
+    (path / DIAGNOSIS_FILE).write_text(json.dumps({"findings": [{"rule": "b"}]}))
+    assert run.findings == [{"rule": "b"}]
+    (path / DIAGNOSIS_FILE).write_text(json.dumps({"no": "findings"}))
+    assert run.findings == [{"rule": "a"}]
+
+
+def test_evaluation_absent_readable_or_one_error(tmp_path):
+    run = load_run(write_run(tmp_path / "r"), tables=False)
+    assert run.evaluation() is None
+    path = run.path / EVALUATION_FILE
+    path.write_text(json.dumps({"part": "test", "weights": {"final": {"accuracy": 0.5}}}))
+    assert run.evaluation()["weights"]["final"]["accuracy"] == 0.5
+    path.write_text(json.dumps({"weights": {}}))
+    with pytest.raises(UserError) as e:
+        run.evaluation()
+    assert str(e.value) == f"{path}: unreadable (no weights)"
+    with pytest.raises(UserError) as e:
+        run.mistake_inputs("final")
+    assert str(e.value).startswith(f"{run.path / MISTAKES_FILE}: missing or unreadable (")
+    np.savez(run.path / MISTAKES_FILE, X_final=np.arange(6).reshape(2, 3))
+    assert run.mistake_inputs("final").tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    with pytest.raises(UserError, match="X_best"):
+        run.mistake_inputs("best")
+
+
+def test_file_names_agree_with_their_writers():
+    from nnlab import diagnosis, evaluation
+
+    assert DIAGNOSIS_FILE == diagnosis.DIAGNOSIS_FILE
+    assert (EVALUATION_FILE, MISTAKES_FILE) == (evaluation.EVALUATION_FILE, evaluation.MISTAKES_FILE)
 
 
 def test_differing_keys(tmp_path):

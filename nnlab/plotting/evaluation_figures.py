@@ -11,29 +11,22 @@ the figures are skipped with a note saying how to make them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
+from nnlab.errors import UserError
 from nnlab.plotting.spec import FigureSpec, Panel, Series, SkipFigure
-from nnlab.results import Run
-
-EVALUATION_FILE = "evaluation.json"  # nnlab.evaluation.EVALUATION_FILE (not imported: it pulls in the engine)
-MISTAKES_FILE = "evaluation-mistakes.npz"
+from nnlab.results import EVALUATION_FILE, MISTAKES_FILE, Run
 
 
 def _evaluation(run: Run, what: str) -> dict[str, Any]:
-    path = run.path / EVALUATION_FILE
-    if not path.is_file():
-        raise SkipFigure(f"{what}: skipped, the run has no {EVALUATION_FILE} (run nnlab evaluate {run.path} first)")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        weights = doc["weights"]
-        if not isinstance(weights, dict) or not weights:
-            raise ValueError("no weights")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SkipFigure(f"{what}: skipped, {path} is unreadable ({e}); run nnlab evaluate {run.path} again") from None
+        doc = run.evaluation()
+    except UserError as e:
+        raise SkipFigure(f"{what}: skipped, {e}; run nnlab evaluate {run.path} again") from None
+    if doc is None:
+        raise SkipFigure(f"{what}: skipped, the run has no {EVALUATION_FILE} (run nnlab evaluate {run.path} first)")
     return doc
 
 
@@ -114,20 +107,18 @@ def misclassified(run: Run) -> FigureSpec:
     image = doc.get("image")
     if not mistakes:
         raise SkipFigure(f"{what}: skipped, the {which} weights misclassify no example of the {doc.get('part')} part")
-    path = run.path / MISTAKES_FILE
     try:
-        with np.load(path, allow_pickle=False) as f:
-            X = np.asarray(f[f"X_{which}"], dtype=float)
-    except (OSError, KeyError, ValueError) as e:
-        raise SkipFigure(
-            f"{what}: skipped, {path} is missing or unreadable ({e}); run nnlab evaluate {run.path}"
-        ) from None
+        X = run.mistake_inputs(which)
+    except UserError as e:
+        raise SkipFigure(f"{what}: skipped, {e}; run nnlab evaluate {run.path}") from None
     if not image:
         d = X.shape[1] if X.ndim == 2 else "?"
         raise SkipFigure(f"{what}: skipped, the examples are flat vectors of {d} values, not images")
     c, h, w = (int(v) for v in image)
     if len(X) != len(mistakes) or X.shape[1] != c * h * w:
-        raise SkipFigure(f"{what}: skipped, {path} does not match {EVALUATION_FILE}; run nnlab evaluate {run.path}")
+        raise SkipFigure(
+            f"{what}: skipped, {run.path / MISTAKES_FILE} does not match {EVALUATION_FILE}; run nnlab evaluate {run.path}"
+        )
     panels = []
     for row, m in zip(X, mistakes):
         img = row.reshape(c, h, w)
