@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.reporting import Report, build_report, tables
-from nnlab.results import Selection, read_findings, select
+from nnlab.results import Selection, load_run, read_findings, select
 from nnlab.tables import Column, Table, to_html
 
 DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
@@ -80,13 +80,6 @@ def _yaml(obj: Any) -> str:
     return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
 
 
-def _config_file(run_dir: Path) -> str:
-    try:
-        return (run_dir / "config.yaml").read_text(encoding="utf-8")
-    except OSError:
-        return "(no config.yaml in the run directory)\n"
-
-
 def config_section(paths: Sequence[Path], report: Report) -> str:
     """A sweep: its base config and the keys it varies; runs: each resolved config.yaml (one open, others folded)."""
     parts: list[str] = []
@@ -105,8 +98,9 @@ def config_section(paths: Sequence[Path], report: Report) -> str:
         columns = [Column("run", align="left"), *(Column(k, align="left") for k in report.point_keys)]
         body = [[r["label"], *[_fmt_point(k, (r.get("point") or {}).get(k)) for k in report.point_keys]] for r in runs]
         parts.append("<h3>What differs between the runs</h3>" + to_html(Table("", columns, body)))
+    run_of = {str(m.run.path): m.run for m in report.selection.members} if report.selection else {}
     for i, r in enumerate(runs):
-        text = _config_file(Path(r["path"]))
+        text = run_of[r["path"]].config_text() if r["path"] in run_of else load_run(r["path"]).config_text()
         open_ = " open" if i == 0 else ""
         parts.append(f"<details{open_}><summary>config.yaml of <b>{_text(r['label'])}</b> ({_text(r['path'])})"
                      f"</summary><pre>{_text(text)}</pre></details>")  # fmt: skip

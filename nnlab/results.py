@@ -76,6 +76,13 @@ class Run:
         except Exception as e:  # noqa: BLE001 - a damaged file fails in many ways
             raise UserError(f"{path}: unreadable ({str(e) or type(e).__name__})") from None
 
+    def config_text(self) -> str:
+        """config.yaml as written (comments and order kept), for showing; ``run.config`` is it parsed."""
+        try:
+            return (self.path / "config.yaml").read_text(encoding="utf-8")
+        except OSError:
+            return "(no config.yaml in the run directory)\n"
+
     @property
     def findings(self) -> list[dict[str, Any]]:
         """The diagnosis's findings (``read_findings``): read on each use, ``[]`` when there are none."""
