@@ -277,29 +277,26 @@ def summarize(history: list[dict[str, float | None]], gradients: list[Row], stat
 
 
 def accuracy_markdown(s: dict[str, Any], name: str, train: str = "train (probe)") -> str:
+    from nnlab.tables import Column, Table, to_markdown
+
     def pct(v):
         return "" if v is None else f"{100 * v:.2f}"
 
-    lines = [
-        f"# {name}: {s['status']}, {plural(s['epochs_completed'], 'epoch')}, {s['wall_seconds']:.1f} s",
-        "",
-        f"| | epoch | {train} % | validation % | test % |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    heads = ["epoch", f"{train} %", "validation %", "test %"]
+    acc = Table("accuracy", [Column("", align="left"), *map(Column, heads)], [])
     for part in ("final", "best"):
         r = s[part]
-        lines.append(
-            f"| {part} | {'' if r['epoch'] is None else r['epoch']} | {pct(r['train_accuracy'])}"
-            f" | {pct(r['validation_accuracy'])} | {pct(r['test_accuracy'])} |"
-        )
+        cells = [pct(r[k]) for k in ("train_accuracy", "validation_accuracy", "test_accuracy")]
+        acc.rows.append([part, "" if r["epoch"] is None else str(r["epoch"]), *cells])
+    lines = [f"# {name}: {s['status']}, {plural(s['epochs_completed'], 'epoch')}, {s['wall_seconds']:.1f} s", ""]
+    lines.append(to_markdown(acc))
     dn = s["delta_norms"]
     if dn["initial"]:
         L = len(dn["initial"])
         heads = [f"hidden {l}" if l < L else "output" for l in range(1, L + 1)]
-        lines += ["", "| ‖δ^l‖ (probe) | " + " | ".join(heads) + " |", "|---|" + "---:|" * L]
-        for part in ("initial", "final"):
-            if dn[part]:
-                lines.append(f"| {part} | " + " | ".join(f"{v:.3g}" for v in dn[part]) + " |")
+        norms = Table("‖δ^l‖", [Column("‖δ^l‖ (probe)", align="left"), *map(Column, heads)], [])
+        norms.rows += [[part, *(f"{v:.3g}" for v in dn[part])] for part in ("initial", "final") if dn[part]]
+        lines += ["", to_markdown(norms)]
     return "\n".join(lines) + "\n"
 
 

@@ -72,10 +72,15 @@ class Table:
 
 
 def to_markdown(t: Table) -> str:
-    """A GitHub Markdown table (no title): headers on one line, right-aligned numbers, ``|`` escaped."""
+    """A GitHub Markdown table (no title): headers on one line, right-aligned numbers, ``|`` escaped,
+    an empty cell as one space."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
     align = ["---" if c.align == "left" else "---:" for c in t.columns]
-    lines = ["| " + " | ".join(c.header.replace("\n", " ") for c in t.columns) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in t.rows]
+    lines = [line([c.header.replace("\n", " ") for c in t.columns]), "|" + "|".join(align) + "|"]
+    lines += [line([cell.replace("|", "\\|") for cell in row]) for row in t.rows]
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ def test_markdown_puts_headers_on_one_line_aligns_numbers_right_and_escapes_pipe
         "| run | best valid % | ‖δ‖ out |",
         "|---|---:|---:|",
         "| a\\|b <i> | 91.00 | 1.2 ± 0.3 |",
-        "| c |  | 0.08 → 0.02 |",
+        "| c | | 0.08 → 0.02 |",
     ]
 
 
