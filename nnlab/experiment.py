@@ -17,8 +17,11 @@ them); checkpoints carry them too, so a resumed run's file matches its history.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -487,28 +490,55 @@ def _run(
         show.stop()
         for w in writers:
             w.close()
-    recorder.discard_pending()  # rows of an unfinished epoch
-    summary = summarize(recorder.history, kept, status, recorder.wall())
-    if state is not None and state.stop and status == "completed":
-        summary["stopped_early"] = state.stop
-    if diverged is not None:
-        summary["divergence"] = diverged
-    findings = _diagnose(rundir, summary, show) if status in ("completed", "diverged") else []
-    try:
-        best = summary["best"]["epoch"]
-        if best is not None and best == recorder.best_epoch != recorder.saved_best:
-            recorder.save_best()  # a stop while the new best was being written: the file follows the summary
-        rundir.write_summary(summary, accuracy_markdown(summary, cfg.name, train_on))
-        if status == "completed":
-            rundir.save_arrays("weights.npz", dict(net.params))
-            rundir.save_arrays("optimizer.npz", dict(state.opt_state))
-        rundir.finish(status, error, summary["epochs_completed"])
-    finally:
-        if status == "interrupted":
-            show.final(str(rundir.path), summary, status, error)
-            raise KeyboardInterrupt
+    with held_interrupts():  # the run's last files are written whole, whatever the user presses meanwhile
+        recorder.discard_pending()  # rows of an unfinished epoch
+        summary = summarize(recorder.history, kept, status, recorder.wall())
+        if state is not None and state.stop and status == "completed":
+            summary["stopped_early"] = state.stop
+        if diverged is not None:
+            summary["divergence"] = diverged
+        findings = _diagnose(rundir, summary, show) if status in ("completed", "diverged") else []
+        try:
+            best = summary["best"]["epoch"]
+            if best is not None and best == recorder.best_epoch != recorder.saved_best:
+                recorder.save_best()  # a stop while the new best was being written: the file follows the summary
+            rundir.write_summary(summary, accuracy_markdown(summary, cfg.name, train_on))
+            if status == "completed":
+                rundir.save_arrays("weights.npz", dict(net.params))
+                rundir.save_arrays("optimizer.npz", dict(state.opt_state))
+            rundir.finish(status, error, summary["epochs_completed"])
+        finally:
+            if status == "interrupted":
+                show.final(str(rundir.path), summary, status, error)
+                raise KeyboardInterrupt
     show.final(str(rundir.path), summary, status, error, findings)
     return RunResult(rundir.path, status, summary, error, findings, cfg.output.strict)
+
+
+@contextlib.contextmanager
+def held_interrupts():
+    """Ctrl-C or SIGTERM in the block waits until the block is done, then takes effect as it would have.
+
+    For the writes that end a run (summary.json, the weights, meta.json's status): a stop
+    arriving while they are made would leave a finished run marked ``running``. Held only in
+    the main thread (signal handlers can only be set there); the signal is delivered again,
+    to the handler the block found, when it ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in STOPS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        signal.raise_signal(caught[0])
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _diagnose(rundir: RunDir, summary: dict[str, Any], show: Display) -> list[Finding]:

@@ -267,3 +267,32 @@ def test_resume_removes_temporary_files_a_kill_left(tmp_path, straight):
     resume(run_dir)
     assert not list(run_dir.rglob(".*.tmp"))
     assert_same_results(run_dir, straight())
+
+
+@pytest.mark.parametrize("during", ["write_summary", "write_meta"])
+def test_a_stop_while_the_last_files_are_written_waits_for_them(tmp_path, monkeypatch, during):
+    """Ctrl-C as the run writes summary.json or meta.json's final status: the run ends completed and
+    whole, then the stop takes effect (without the hold, meta.json said "running" or "interrupted")."""
+    import os
+    import signal
+
+    from nnlab.rundir import RunDir
+
+    original = getattr(RunDir, during)
+    sent = []
+
+    def stop_then_write(self, *args, **kwargs):
+        if not sent and (during == "write_summary" or self.meta.get("status") == "completed"):
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # delivered at once: the handler runs before the next line
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RunDir, during, stop_then_write)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg_of(epochs=2), runs_dir=tmp_path, display="quiet")
+    assert sent
+    (run_dir,) = tmp_path.iterdir()
+    assert meta(run_dir)["status"] == "completed" and meta(run_dir)["epochs_completed"] == 2
+    assert json.loads((run_dir / "summary.json").read_text())["status"] == "completed"
+    assert (run_dir / "weights.npz").is_file()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
