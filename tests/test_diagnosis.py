@@ -425,3 +425,28 @@ def test_a_conv_relu_net_is_diagnosed_without_counting_dead_border_positions(tmp
     conv2_dead = run.activations["dead_fraction"][2].values[-1]
     assert conv2_dead >= THRESHOLDS["dead_share"].value  # filter positions over the empty border
     assert "dead_units" not in [f["rule"] for f in json.loads((run.path / "diagnosis.json").read_text())["findings"]]
+
+
+@pytest.mark.parametrize(("cost", "diagnosed"), [(0.01, list(range(1, 21))), (0.5, [1, 10, 19])])
+def test_the_live_diagnosis_keeps_to_its_share_of_the_training_time(tmp_path, monkeypatch, cost, diagnosed):
+    """Epochs of 1 s; reading the run back costs ``cost`` s. At 0.5 s, 5% of the time so far allows a
+    diagnosis when spent <= 0.05 * elapsed: epoch 1 (t 1), then t 10.5 (epoch 10), t 20 (epoch 19)."""
+    from types import SimpleNamespace
+
+    from nnlab.diagnosis import live
+
+    clock = [0.0]
+    epoch = [0]
+    seen = []
+
+    def slow_diagnose(run):
+        seen.append(epoch[0])
+        clock[0] += cost
+        return []
+
+    monkeypatch.setattr(live, "diagnose", slow_diagnose)
+    hook = live.DiagnosisHook(write_run(tmp_path / "r"), warn=print, clock=lambda: clock[0])
+    for epoch[0] in range(1, 21):
+        clock[0] += 1.0
+        hook.on_epoch_end(SimpleNamespace(epoch=epoch[0]))
+    assert seen == diagnosed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,23 +18,40 @@ class DiagnosisHook(Hook):
     Runs after the recorder has flushed the epoch's rows, and reads them back
     through ``nnlab.results`` like any other reader. ``warn``: where a new
     finding's line goes (the display's ``warn``).
+
+    Reading the run back grows with its files; where that would take more than
+    ``BUDGET`` of the training time so far (a long run recording every few
+    steps), epochs are skipped until it would not. The diagnosis at the end of
+    the run reads everything whatever the budget.
     """
 
-    def __init__(self, run_dir: str | Path, warn) -> None:
+    BUDGET = 0.05  # of the wall time since training began
+
+    def __init__(self, run_dir: str | Path, warn, clock=time.perf_counter) -> None:
         self.run_dir = Path(run_dir)
         self.warn = warn
         self.seen: set[str] = set()
         self.failed = False
+        self.clock = clock
+        self.began = clock()
+        self.spent = 0.0  # seconds spent diagnosing so far
+        self.checked = 0  # epochs diagnosed
 
     def on_epoch_end(self, state: TrainState) -> None:
         if self.failed:
             return
+        now = self.clock()
+        if self.checked and self.spent > self.BUDGET * (now - self.began):
+            return
+        self.checked += 1
         try:
             found = diagnose(load_run(self.run_dir))
         except Exception as e:  # noqa: BLE001 - a reader's problem must not stop training; said once
             self.failed = True
             self.warn(f"note: live diagnosis off for this run ({type(e).__name__}: {e})")
             return
+        finally:
+            self.spent += self.clock() - now
         for f in found:
             if f.rule not in self.seen:
                 self.seen.add(f.rule)
