@@ -18,6 +18,9 @@ the values it outputs per example and its scratch per example), made by
   while the network is built;
 - the dataset: scaled inputs, labels, one-hot training targets, and the raw
   pixels they are scaled from;
+- the arrays optional instruments hold (the Hessian's float64 copy of the
+  network, per-example gradient sums, histogram copies), as each declares
+  them in nnlab/instruments/registry.py (``@holds``);
 - the process itself before any array (Python, NumPy, nnlab): ``PYTHON``.
 
 It is an estimate (NumPy temporaries are counted per layer kind, not traced) and
@@ -98,6 +101,8 @@ class Estimate:
     #: the parameters as built, copied once at the start (weights-initial.npz); with instruments.distance,
     #: a layer's initial weights read back from that file and their difference from the current ones
     initial_weights: int = 0
+    #: optional instruments' own arrays (a Hessian's float64 twin, histogram copies), as each declares them
+    instruments: int = 0
 
     @property
     def total(self) -> int:
@@ -108,6 +113,7 @@ class Estimate:
             + self.activations
             + self.data
             + self.initial_weights
+            + self.instruments
             + self.python
         )
 
@@ -120,6 +126,7 @@ class Estimate:
             ("activations", self.activations),
             ("data", self.data),
             ("initial weights", self.initial_weights),
+            ("instruments", self.instruments),
             ("Python", self.python),
         ]
         return f"about {size(self.total)} ({', '.join(f'{k} {size(v)}' for k, v in parts if v)})"
@@ -252,7 +259,20 @@ def estimate_config(cfg: Config) -> Estimate:
         dropout=any(spec.dropout for spec in specs),
         data_bytes=data,
     )
-    return dataclasses.replace(est, initial_weights=initial)
+    from nnlab.instruments.registry import Footprint, instrument_memory
+
+    footprint = Footprint(
+        config=cfg,
+        n_params=theta // itemsize,
+        itemsize=itemsize,
+        per_example=_per_example(layers, n_inputs, train=True, dropout=False),
+        outputs=sum(layer.n_out for layer in layers),
+        probe_rows=probe,
+        eval_rows=config_eval_rows(cfg),
+        conv=any(layer.n_work for layer in layers),
+    )
+    extra = sum(instrument_memory(footprint).values())
+    return dataclasses.replace(est, initial_weights=initial, instruments=extra)
 
 
 # -- memory available ---------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 A factory takes the ``Setup`` of a run and returns its hook, or None when the
 config leaves it off. Adding an instrument: its hook class, its keys in
-``InstrumentsConfig`` (``<name>``, ``<name>_every_steps``) and one factory here.
+``InstrumentsConfig`` (``<name>``, ``<name>_every_steps``) and one factory here;
+an instrument that holds arrays of its own says how many bytes at its peak with
+``@holds`` (the memory guard, nnlab/memory.py, adds them when it is on).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from nnlab.instruments.distance import WeightDistance
 from nnlab.instruments.hessian import HessianEigenvalue
 from nnlab.instruments.histograms import HISTOGRAMS, Histograms
 from nnlab.instruments.layers import ActivationStats, BatchStats, ProbeGradients
-from nnlab.instruments.persample import PerSampleGradients
+from nnlab.instruments.persample import CHUNK_NUMBERS, PerSampleGradients
 from nnlab.network import Network
 from nnlab.registry import Registry
 from nnlab.training import Hook
@@ -47,6 +49,40 @@ class Setup:
 
 
 INSTRUMENTS: Registry[Callable[[Setup], Hook | None]] = Registry("instrument")
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What the memory estimate knows of a run, for an instrument to say what it holds (``@holds``)."""
+
+    config: object  # nnlab.config.Config
+    n_params: int  # parameters of the network
+    itemsize: int  # bytes of one of them (training.dtype)
+    per_example: int  # values one example keeps alive in a forward and backward pass
+    outputs: int  # values the layers output per example, all layers together
+    probe_rows: int
+    eval_rows: int  # rows of one evaluation chunk (the probe set is measured in such chunks)
+    conv: bool  # a convolutional layer in the net
+
+
+def holds(bytes_of: Callable[[Footprint], int]):
+    """Declare the bytes an instrument holds at its peak beyond the run's own arrays."""
+
+    def attach(factory):
+        factory.holds = bytes_of
+        return factory
+
+    return attach
+
+
+def instrument_memory(fp: Footprint) -> dict[str, int]:
+    """Instrument name -> bytes it holds, for each instrument the config switches on that declares them."""
+    ins = fp.config.instruments
+    return {
+        name: int(INSTRUMENTS.get(name).holds(fp))
+        for name in INSTRUMENTS
+        if getattr(ins, name, False) and hasattr(INSTRUMENTS.get(name), "holds")
+    }
 
 
 def build_instruments(setup: Setup) -> list[Hook]:
@@ -77,6 +113,9 @@ def _distance(s: Setup) -> Hook | None:
 
 
 @INSTRUMENTS.register("per_sample")
+@holds(  # each layer's Σg and Σg² in float64, the products forming them, a probe chunk's a and δ (and squares)
+    lambda fp: 8 * (4 * fp.n_params + 2 * min(fp.eval_rows, fp.probe_rows) * fp.outputs + fp.conv * CHUNK_NUMBERS)
+)
 def _per_sample(s: Setup) -> Hook | None:
     if not s.ins.per_sample:
         return None
@@ -85,6 +124,7 @@ def _per_sample(s: Setup) -> Hook | None:
 
 
 @INSTRUMENTS.register("histograms")
+@holds(lambda fp: fp.itemsize * (fp.probe_rows * fp.outputs + 2 * fp.n_params))  # the probe's z, W and ∂C/∂W copies
 def _histograms(s: Setup) -> Hook | None:
     if not s.ins.histograms:
         return None
@@ -93,6 +133,9 @@ def _histograms(s: Setup) -> Hook | None:
 
 
 @INSTRUMENTS.register("hessian")
+@holds(  # a float64 twin (θ, ∂C/∂θ, L2 buffer, a copy while built), the power iteration's 7 vectors, its batch
+    lambda fp: 8 * (11 * fp.n_params + min(fp.config.instruments.hessian_batch, fp.probe_rows) * fp.per_example)
+)
 def _hessian(s: Setup) -> Hook | None:
     if not s.ins.hessian:
         return None
