@@ -113,9 +113,10 @@ def test_the_estimate_is_above_what_a_run_really_holds_and_near_it(extra, tmp_pa
 
     Measured on the 2-core machine: sgd 323-415 MB against 436 MB estimated (the peak varies
     between runs of the same command by the transient copies of the initial weights that
-    instruments.distance reads back from weights-initial.npz, which the estimate counts);
-    with the Hessian 1025 MB against 1240, per-sample gradients 742 against 851, histograms
-    474 against 540."""
+    instruments.distance reads back from weights-initial.npz, which the estimate counts).
+    The optional instruments add (traced by tracemalloc) 641 MB for the Hessian, 362 MB for
+    per-sample gradients and 114 MB for histograms; RSS peaks 1025, 742 and 474-543 MB
+    against estimates of 1240, 978 and 643 MB."""
     sets = [
         "model.sizes=[784, 10000, 10]",
         "data.train_size=1000",
@@ -135,7 +136,8 @@ def test_the_estimate_is_above_what_a_run_really_holds_and_near_it(extra, tmp_pa
     )
     assert out.returncode == 0, out.stderr
     peak = int(out.stdout) * 1024  # kB on Linux
-    assert 0.7 * est < peak < est
+    # an optional instrument's arrays come and go within a record: the peak is further below its estimate
+    assert (0.7 if extra.startswith("optimizer") else 0.6) * est < peak < est
 
 
 def test_parse_size():

@@ -113,8 +113,9 @@ def _distance(s: Setup) -> Hook | None:
 
 
 @INSTRUMENTS.register("per_sample")
-@holds(  # each layer's Σg and Σg² in float64, the products forming them, a probe chunk's a and δ (and squares)
-    lambda fp: 8 * (4 * fp.n_params + 2 * min(fp.eval_rows, fp.probe_rows) * fp.outputs + fp.conv * CHUNK_NUMBERS)
+@holds(  # each layer's Σg and Σg² in float64, the products forming them and the statistics' temporaries
+    # (mean, second moment, variance: float64 vectors as long as θ), a probe chunk's a and δ (and squares)
+    lambda fp: 8 * (6 * fp.n_params + 2 * min(fp.eval_rows, fp.probe_rows) * fp.outputs + fp.conv * CHUNK_NUMBERS)
 )
 def _per_sample(s: Setup) -> Hook | None:
     if not s.ins.per_sample:
@@ -124,7 +125,9 @@ def _per_sample(s: Setup) -> Hook | None:
 
 
 @INSTRUMENTS.register("histograms")
-@holds(lambda fp: fp.itemsize * (fp.probe_rows * fp.outputs + 2 * fp.n_params))  # the probe's z, W and ∂C/∂W copies
+@holds(  # the probe's z, copies of W and ∂C/∂W, and choosing the bins: |values| != 0, a copy, its median's
+    lambda fp: fp.itemsize * (fp.probe_rows * fp.outputs + 5 * fp.n_params) + fp.n_params
+)
 def _histograms(s: Setup) -> Hook | None:
     if not s.ins.histograms:
         return None
