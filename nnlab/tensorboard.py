@@ -33,6 +33,7 @@ import numpy as np
 
 from nnlab.errors import UserError
 from nnlab.instruments.base import Row
+from nnlab.instruments.layers import probe_mean_grads
 from nnlab.network import Network
 from nnlab.training import Hook, TrainState
 
@@ -65,6 +66,7 @@ class TensorBoardWriter(Hook):
     def __init__(self, run_dir: Path, X_probe: np.ndarray, y_probe: np.ndarray) -> None:
         self.logdir = Path(run_dir) / FOLDER
         self.X_probe, self.y_probe = X_probe, y_probe
+        self._Y: np.ndarray | None = None  # the probe's targets, made once
         self.writer: Any = None
 
     def _open(self, step: int) -> None:
@@ -116,22 +118,7 @@ class TensorBoardWriter(Hook):
     def _histograms(self, net: Network, step: int) -> None:
         for name, values in net.params.items():
             self.writer.add_histogram(f"weights/{name}", np.asarray(values, dtype=np.float64), step)
-        for name, values in probe_mean_gradient(net, self.X_probe, self.y_probe).items():
-            self.writer.add_histogram(f"gradients/{name}", values, step)
-
-
-def probe_mean_gradient(net: Network, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """∂C/∂θ of the mean cost over (X, y), L2 included, no dropout; in chunks of ``net.eval_rows`` (float64)."""
-    Y = net.targets(y)
-    total: dict[str, np.ndarray] = {}
-    n = len(X)
-    for i in range(0, n, net.eval_rows):
-        net.forward(X[i : i + net.eval_rows])
-        grads = net.backward(Y[i : i + net.eval_rows])
-        share = len(Y[i : i + net.eval_rows]) / n
-        for name, g in grads.items():
-            if name in total:
-                total[name] += share * g
-            else:
-                total[name] = share * g.astype(np.float64)
-    return total
+        if self._Y is None:
+            self._Y = net.targets(self.y_probe)
+        for name, values in probe_mean_grads(net, self.X_probe, self._Y).items():
+            self.writer.add_histogram(f"gradients/{name}", np.asarray(values, dtype=np.float64), step)

@@ -40,7 +40,7 @@ def _norm(x: np.ndarray, y: np.ndarray | None = None) -> float:
 class WeightDistance(Tracked):
     """Rows ``distance``, ``distance_rel`` and (after the first step) ``update_size`` per layer.
 
-    ``initial``: the initial parameters by name, or a function returning one of them by name.
+    ``initial``: a function returning a parameter at initialization by name (``experiment.initial_weights``).
     """
 
     table = "gradients"
@@ -48,12 +48,11 @@ class WeightDistance(Tracked):
     def __init__(
         self,
         sink: Sink,
-        initial: dict[str, np.ndarray] | Callable[[str], np.ndarray],
+        initial: Callable[[str], np.ndarray],
         every_steps: int | None = None,
     ) -> None:
         super().__init__(every_steps)
-        self.sink = sink
-        self.initial = initial.__getitem__ if isinstance(initial, dict) else initial
+        self.sink, self.initial = sink, initial
 
     def record(self, state: TrainState) -> None:
         rows = []

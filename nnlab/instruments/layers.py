@@ -19,29 +19,33 @@ def _norm(x: np.ndarray) -> float:
     return math.sqrt(float(np.dot(flat, flat)))
 
 
-def probe_mean_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per layer 1..L: the mean ∂C/∂b^l and ∂C/∂W^l (L2 included) on (X, Y).
+def probe_mean_grads(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, np.ndarray]:
+    """The mean ∂C/∂θ on (X, Y) (L2 included) of every parameter, by name (W1, b1, ...).
 
     Evaluation mode (no dropout), in chunks of ``net.eval_rows`` examples (the
-    gradients of the chunks averaged, weighted by their sizes). Overwrites the
-    network's caches and gradient buffers (with one chunk, the arrays returned are those buffers).
+    gradients of the chunks averaged, weighted by their sizes, in float64).
+    Overwrites the network's caches and gradient buffers (with one chunk, the
+    arrays returned are those buffers).
     """
-    layers = net.learning_layers
     n, rows = len(X), net.eval_rows
     if n <= rows:
         net.forward(X)
-        net.backward(Y)
-        return [layer.gb for layer in layers], [layer.gW for layer in layers]
-    gb = [np.zeros(layer.gb.shape) for layer in layers]
-    gW = [np.zeros(layer.gW.shape) for layer in layers]
+        return net.backward(Y)
+    total = {name: np.zeros(g.shape) for name, g in net.grads.items()}
     for i in range(0, n, rows):
         net.forward(X[i : i + rows])
-        net.backward(Y[i : i + rows])
+        grads = net.backward(Y[i : i + rows])
         share = len(Y[i : i + rows]) / n
-        for layer, b_sum, W_sum in zip(layers, gb, gW):
-            b_sum += share * layer.gb
-            W_sum += share * layer.gW
-    return gb, gW
+        for name, g in grads.items():
+            total[name] += share * g
+    return total
+
+
+def probe_mean_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per layer 1..L: the mean ∂C/∂b^l and ∂C/∂W^l on (X, Y) (``probe_mean_grads``)."""
+    grads = probe_mean_grads(net, X, Y)
+    layers = net.learning_layers
+    return [grads[f"b{layer.number}"] for layer in layers], [grads[f"W{layer.number}"] for layer in layers]
 
 
 def probe_gradients(net: Network, X: np.ndarray, Y: np.ndarray) -> dict[str, list[float]]:
