@@ -266,7 +266,7 @@ def sweep(
         )
     _show(result, sweep_dir, spec.name, quiet)
     if not no_plots and not result.interrupted:
-        _plots(sweep_dir, quiet)
+        _plots(result.selection.sweeps[0], sweep_dir, quiet)
     for m, rec in result.failures:
         click.echo(
             f"failed: {m.id} (seed {m.seed}, {' '.join(m.overrides)}): {rec['status']}: {rec.get('error')}", err=True
@@ -323,29 +323,27 @@ def _show(result, sweep_dir: Path, name: str, quiet: bool) -> None:
         from rich.console import Console
 
         console = Console()
-        for table in aggregate.rich_tables(sweep_dir, title, console.width):
+        for table in aggregate.rich_tables(result.table, title, console.width):
             console.print(table)
     else:
         from nnlab.tables import to_text
 
-        table = aggregate.configuration_table(sweep_dir)
         click.echo(title)
-        if table is not None:
-            click.echo(to_text(table))
+        if result.table is not None:
+            click.echo(to_text(result.table))
     click.echo(f"results: {sweep_dir / 'results.csv'}  {sweep_dir / 'summary.md'}")
 
 
-def _plots(sweep_dir: Path, quiet: bool) -> None:
+def _plots(sweep, sweep_dir: Path, quiet: bool) -> None:
     from nnlab.errors import UserError
 
     try:
         from nnlab.plotting import plot_comparison
-        from nnlab.results import load_sweep
     except ImportError as err:  # the plotting side is optional to a sweep
         click.echo(f"note: no comparison figures ({err})", err=True)
         return
     try:
-        paths, notes = plot_comparison(load_sweep(sweep_dir), sweep_dir / "plots")
+        paths, notes = plot_comparison(sweep, sweep_dir / "plots")
     except UserError as err:
         click.echo(f"note: no comparison figures: {'; '.join(err.lines)}", err=True)
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.io import atomic_write_text
-from nnlab.results import load_run, read_summary, run_status
+from nnlab.results import Selection, load_run, read_summary, run_status
 from nnlab.sweep.expand import Member
 from nnlab.tables import Column, Table, to_csv, to_markdown
 from nnlab.text import plural
@@ -97,9 +97,10 @@ def members_with_findings(sweep_dir: Path, members: list[Member], records: dict[
     return out
 
 
-def configuration_table(sweep_dir: Path) -> Table | None:
+def configuration_table(sweep: Path | Selection) -> Table | None:
     """Per configuration (grid point): mean ± std over seeds of its completed members (None: no member yet).
 
+    ``sweep``: the sweep's folder, or the sweep already read (``nnlab.results.select``).
     A diverged or failed member keeps a summary.json (its last good epoch, often
     the untrained network) that must not pass for a result: only completed
     members are aggregated, and "runs" reads "k of n" where some of the n
@@ -107,21 +108,16 @@ def configuration_table(sweep_dir: Path) -> Table | None:
     """
     import dataclasses
 
-    from nnlab.reporting import CONFIG_TITLE, build_report
+    from nnlab.reporting import build_report
     from nnlab.reporting import configuration_table as report_table
     from nnlab.results import point_label, select
-    from nnlab.tables import Column, Table
 
-    report = build_report(select(sweep_dir))
+    report = build_report(sweep if isinstance(sweep, Selection) else select(sweep))
     points = [m.get("point") or {} for m in report.selection.sweeps[0].spec.get("members") or []]
     done = dataclasses.replace(report, rows=[r for r in report.rows if r.get("status") == "completed"])
-    if done.rows:
-        table = report_table(done)
-    elif points:
-        heads = ["configuration", "runs", "final valid %", "best valid %", "final test %", "‖δ‖ out"]
-        table = Table(CONFIG_TITLE, [Column(h, align="left" if i == 0 else "right") for i, h in enumerate(heads)], [])
-    else:
+    if not done.rows and not points:
         return None
+    table = report_table(done)  # with no completed member: the columns alone
     total: dict[str, int] = {}
     for pt in points:
         label = point_label(pt)
@@ -137,9 +133,9 @@ def configuration_table(sweep_dir: Path) -> Table | None:
 
 
 def summary_markdown(
-    name: str, sweep_dir: Path, members: list[Member], records: dict[str, dict[str, Any]], wall: float, command: str
+    name: str, table: Table | None, members: list[Member], records: dict[str, dict[str, Any]], wall: float, command: str
 ) -> str:
-    table = configuration_table(sweep_dir)
+    """summary.md: what ran, the per-configuration ``table`` (``configuration_table``), the members not completed."""
     done = sum(1 for r in records.values() if r["status"] == "completed")
     lines = [
         f"# sweep {name}",
@@ -166,7 +162,7 @@ def summary_markdown(
     return "\n".join(lines) + "\n"
 
 
-def rich_tables(sweep_dir: Path, title: str, width: int) -> list:
+def rich_tables(sweep: Path | Table | None, title: str, width: int) -> list:
     """The per-configuration table as rich tables that fit ``width`` columns.
 
     One table with "mean ± std" on one line if it fits, else with the std under
@@ -175,7 +171,7 @@ def rich_tables(sweep_dir: Path, title: str, width: int) -> list:
     """
     from nnlab.tables import fit_rich
 
-    table = configuration_table(sweep_dir)
+    table = configuration_table(sweep) if isinstance(sweep, Path) else sweep
     if table is None:
         return []
     n_acc = next((i for i, h in enumerate(table.head) if h.startswith("‖δ‖")), len(table.head))

@@ -13,11 +13,12 @@ import yaml
 
 from nnlab.errors import UserError
 from nnlab.io import atomic_write_json, atomic_write_text
-from nnlab.results import read_sweep_json
+from nnlab.results import Selection, read_sweep_json, select
 from nnlab.sweep import aggregate
 from nnlab.sweep.execute import execute_dask, execute_local
 from nnlab.sweep.expand import Member, point_keys
 from nnlab.sweep.spec import SweepSpec
+from nnlab.tables import Table
 
 FORMAT = 1
 
@@ -29,6 +30,8 @@ class SweepResult:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     interrupted: bool = False
     wall: float = 0.0
+    selection: Selection | None = None  # the sweep as read at its end
+    table: Table | None = None  # per configuration (aggregate.configuration_table)
 
     @property
     def failures(self) -> list[tuple[Member, dict[str, Any]]]:
@@ -162,8 +165,10 @@ def run(
     atomic_write_json(sweep_dir / "sweep.json", doc)
     aggregate.write_results(sweep_dir, members, result.records, keys)
     command = " ".join(shlex.quote(a) for a in ["nnlab", *sys.argv[1:]])
+    result.selection = select(sweep_dir)  # read once for summary.md, the table shown and the figures
+    result.table = aggregate.configuration_table(result.selection)
     atomic_write_text(
         sweep_dir / "summary.md",
-        aggregate.summary_markdown(spec.name, sweep_dir, members, result.records, result.wall, command),
+        aggregate.summary_markdown(spec.name, result.table, members, result.records, result.wall, command),
     )
     return result
