@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from nnlab.errors import UserError
+from nnlab.results import EVALUATION_FILE, MISTAKES_FILE
 from nnlab.tables import Column, Table, to_text
 from nnlab.tables import to_csv as table_csv
 from nnlab.tables import to_markdown as md_table
@@ -37,8 +38,6 @@ from nnlab.tables import to_markdown as md_table
 PARTS = ("test", "validation", "train")
 WEIGHTS = (("final", "weights.npz"), ("best", "weights-best.npz"))
 MISTAKES = 25  # the most confidently misclassified examples kept (for a figure of them)
-EVALUATION_FILE = "evaluation.json"
-MISTAKES_FILE = "evaluation-mistakes.npz"
 
 
 @dataclass(frozen=True)
@@ -134,7 +133,7 @@ def evaluate_run(
         raise not_a_run(run_dir)
     if part not in PARTS:
         raise UserError(f"unknown part {part!r}; valid: {', '.join(PARTS)}")
-    run = load_run(run_dir)
+    run = load_run(run_dir, tables=False)  # its summary: the best epoch
     cfg = load_config(str(run_dir / "config.yaml"), _overrides(sets, data_file), label=f"{run_dir}/config.yaml")
     data = build_data(cfg)
     X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")

@@ -103,7 +103,7 @@ def sweep_members(sweep: Sweep | Selection) -> pd.DataFrame:
         row.update({key: _cell((m.point or {}).get(key)) for key in sweep.keys})
         row["status"] = m.run.status
         for part, column in RESULTS:
-            row[f"{part}_{column}"] = m.run.result(part, column) if column != "epoch" else _epoch(m.run, part)
+            row[f"{part}_{column}"] = m.run.epoch_of(part) if column == "epoch" else m.run.result(part, column)
         row["wall_seconds"] = m.run.wall_seconds
         row["path"] = str(m.run.path)
         rows.append(row)
@@ -119,10 +119,6 @@ def sweep_long(sweep: Sweep | Selection, what: str) -> pd.DataFrame:
         front = {"member": m.id, "seed": m.seed, **{key: _cell((m.point or {}).get(key)) for key in sweep.keys}}
         frames.append(pd.concat([pd.DataFrame({k: [v] * len(df) for k, v in front.items()}), df], axis=1))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _epoch(run: Run, part: str) -> int | None:
-    return run.final_epoch if part == "final" else run.best_epoch()
 
 
 def _cell(value: Any) -> Any:

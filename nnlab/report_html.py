@@ -22,9 +22,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from nnlab.reporting import Report, build_report, tables
-from nnlab.results import Selection, load_run, read_findings, select
-from nnlab.tables import Column, Table, to_html
+from nnlab.plotting import specs as figure_specs
+from nnlab.reporting import Report, build_report, row_label, tables
+from nnlab.results import Selection, format_value, read_findings, select
+from nnlab.tables import Column, Table, html_text, to_html
 
 DPI = 80  # modest: the file stays small (a figure is 30-120 kB), still sharp on a screen
 
@@ -48,16 +49,6 @@ figcaption { color: #555; font-size: 0.9em; }
 """
 
 
-# --- what nnlab plot draws for the same paths -------------------------------------
-
-
-def figure_specs(paths: Sequence[str | Path] | Selection) -> tuple[list[Any], list[str]]:
-    """The FigureSpecs ``nnlab plot PATHS`` draws (``nnlab.plotting.specs``), and its notes."""
-    from nnlab.plotting import specs
-
-    return specs(paths if isinstance(paths, Selection) else select(paths))
-
-
 def png_base64(spec: Any, dpi: int = DPI) -> str:
     from nnlab.plotting.draw import draw
 
@@ -69,48 +60,38 @@ def png_base64(spec: Any, dpi: int = DPI) -> str:
 # --- HTML pieces -------------------------------------------------------------------
 
 
-def _text(s: Any) -> str:
-    """Escaped text, line breaks kept."""
-    return escape("" if s is None else str(s)).replace("\n", "<br>")
-
-
 def _yaml(obj: Any) -> str:
     import yaml
 
     return yaml.safe_dump(obj, sort_keys=False, allow_unicode=True)
 
 
-def config_section(paths: Sequence[Path], report: Report) -> str:
+def config_section(report: Report, selection: Selection) -> str:
     """A sweep: its base config and the keys it varies; runs: each resolved config.yaml (one open, others folded)."""
     parts: list[str] = []
-    sweeps = report.selection.sweeps if report.selection is not None else []
-    for sweep in sweeps:
+    for sweep in selection.sweeps:
         base = sweep.spec.get("base")
         label = sweep.spec.get("base_label") or "base"
-        parts.append(f"<h3>Sweep {_text(sweep.name)}: base config ({_text(label)})</h3>")
-        parts.append(f"<pre>{_text(_yaml(base) if isinstance(base, dict) else base)}</pre>" if base else
+        parts.append(f"<h3>Sweep {html_text(sweep.name)}: base config ({html_text(label)})</h3>")
+        parts.append(f"<pre>{html_text(_yaml(base) if isinstance(base, dict) else base)}</pre>" if base else
                      "<p>(sweep.json records no base config)</p>")  # fmt: skip
         keys = ", ".join(sweep.keys) or "(none)"
-        parts.append(f"<p>Varied keys: <code>{_text(keys)}</code>; each member's values are in the"
+        parts.append(f"<p>Varied keys: <code>{html_text(keys)}</code>; each member's values are in the"
                      " accuracy table (its configuration label).</p>")  # fmt: skip
     runs = [r for r in report.rows if "member" not in r]
     if report.point_keys and len(runs) > 1:
         columns = [Column("run", align="left"), *(Column(k, align="left") for k in report.point_keys)]
-        body = [[r["label"], *[_fmt_point(k, (r.get("point") or {}).get(k)) for k in report.point_keys]] for r in runs]
+        body = [
+            [r["label"], *[format_value(k, (r.get("point") or {}).get(k)) for k in report.point_keys]] for r in runs
+        ]
         parts.append("<h3>What differs between the runs</h3>" + to_html(Table("", columns, body)))
-    run_of = {str(m.run.path): m.run for m in report.selection.members} if report.selection else {}
+    run_of = {str(m.run.path): m.run for m in selection.members}
     for i, r in enumerate(runs):
-        text = run_of[r["path"]].config_text() if r["path"] in run_of else load_run(r["path"]).config_text()
+        text = run_of[r["path"]].config_text()
         open_ = " open" if i == 0 else ""
-        parts.append(f"<details{open_}><summary>config.yaml of <b>{_text(r['label'])}</b> ({_text(r['path'])})"
-                     f"</summary><pre>{_text(text)}</pre></details>")  # fmt: skip
+        parts.append(f"<details{open_}><summary>config.yaml of <b>{html_text(r['label'])}</b> ({html_text(r['path'])})"
+                     f"</summary><pre>{html_text(text)}</pre></details>")  # fmt: skip
     return "\n".join(parts)
-
-
-def _fmt_point(key: str, value: Any) -> str:
-    from nnlab.results import format_value
-
-    return format_value(key, value)
 
 
 def diagnosis_section(report: Report) -> str:
@@ -126,17 +107,13 @@ def diagnosis_section(report: Report) -> str:
             details = "; ".join(f"{k}: {json.dumps(v, default=str, ensure_ascii=False)}" for k, v in rest.items())
             body.append((sev, str(f.get("rule", "")), str(f.get("message", "")), details))
         rows = "".join(
-            f'<tr><td class="sev-{escape(sev.lower())}">{_text(sev)}</td><td><code>{_text(rule)}</code></td>'
-            f"<td>{_text(msg)}</td><td>{_text(det)}</td></tr>"
+            f'<tr><td class="sev-{escape(sev.lower())}">{html_text(sev)}</td><td><code>{html_text(rule)}</code></td>'
+            f"<td>{html_text(msg)}</td><td>{html_text(det)}</td></tr>"
             for sev, rule, msg, det in body
         )
-        parts.append(f"<h3>{_text(_row_label(r))}</h3><table><thead><tr><th>severity</th><th>rule</th>"
+        parts.append(f"<h3>{html_text(row_label(r))}</h3><table><thead><tr><th>severity</th><th>rule</th>"
                      f"<th>finding</th><th>details</th></tr></thead><tbody>{rows}</tbody></table>")  # fmt: skip
     return "\n".join(parts)
-
-
-def _row_label(r: dict[str, Any]) -> str:
-    return f"{r['member']} {r['config']} s{r['seed']}" if "member" in r else r["label"]
 
 
 def render_html(
@@ -148,10 +125,11 @@ def render_html(
     paths = [Path(p) for p in paths]
     report = report if report is not None else build_report(select(paths))
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    specs, notes = figure_specs(report.selection or select(paths))
+    selection = report.selection or select(paths)
+    specs, notes = figure_specs(selection)  # what nnlab plot draws for the same paths
     sections: list[tuple[str, str, str]] = []  # (id, heading, body)
 
-    sections.append(("config", "Configuration", config_section(paths, report)))
+    sections.append(("config", "Configuration", config_section(report, selection)))
     acc, delta, *per_config = tables(report)
     acc.title = "accuracy (%): final epoch and best validation epoch"
     sections.append(("accuracy", "Accuracy", to_html(acc)))
@@ -166,17 +144,17 @@ def render_html(
         title = spec.title or spec.name
         figs.append(f'<figure id="fig-{escape(spec.name)}"><img alt="{escape(title)}" '
                     f'src="data:image/png;base64,{png_base64(spec, dpi)}">'
-                    f"<figcaption>{_text(spec.name)}: {_text(title)}</figcaption></figure>")  # fmt: skip
+                    f"<figcaption>{html_text(spec.name)}: {html_text(title)}</figcaption></figure>")  # fmt: skip
     if notes:
-        figs.append('<ul class="notes">' + "".join(f'<li class="note">{_text(n)}</li>' for n in notes) + "</ul>")
+        figs.append('<ul class="notes">' + "".join(f'<li class="note">{html_text(n)}</li>' for n in notes) + "</ul>")
     if not figs:
         figs.append("<p>No figure: the runs recorded nothing to draw.</p>")
     sections.append(("figures", f"Figures ({len(specs)})", "\n".join(figs)))
 
     title = f"nnlab report: {report.title}"
     which = ", ".join(str(p) for p in paths)
-    toc = "".join(f'<li><a href="#{sid}">{_text(h)}</a></li>' for sid, h, _ in sections)
-    body = "\n".join(f'<section id="{sid}"><h2>{_text(h)}</h2>\n{b}\n</section>' for sid, h, b in sections)
+    toc = "".join(f'<li><a href="#{sid}">{html_text(h)}</a></li>' for sid, h, _ in sections)
+    body = "\n".join(f'<section id="{sid}"><h2>{html_text(h)}</h2>\n{b}\n</section>' for sid, h, b in sections)
     stamp = now.astimezone(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -184,13 +162,13 @@ def render_html(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="nnlab {escape(__version__)}">
-<title>{_text(title)}</title>
+<title>{html_text(title)}</title>
 <style>{CSS}</style>
 </head>
 <body>
 <header>
-<h1>{_text(title)}</h1>
-<p class="generated">{_text(which)}<br>Generated by nnlab {escape(__version__)} on {stamp}.</p>
+<h1>{html_text(title)}</h1>
+<p class="generated">{html_text(which)}<br>Generated by nnlab {escape(__version__)} on {stamp}.</p>
 </header>
 <nav><b>Contents</b><ol>{toc}</ol></nav>
 {body}

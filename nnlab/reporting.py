@@ -86,10 +86,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "train_metrics": run.train_metrics,  # what final_train_accuracy was measured on
     }
     for key, part, col in ACCURACY_FIELDS:
-        if col == "epoch":
-            row[key] = run.final_epoch if part == "final" else run.best_epoch()
-        else:
-            row[key] = run.result(part, col)
+        row[key] = run.epoch_of(part) if col == "epoch" else run.result(part, col)
     row["wall_seconds"] = run.wall_seconds
     initial, final = _delta_lists(run)
     row["delta_norms"] = {"initial": initial, "final": final}
@@ -229,7 +226,8 @@ def _secs(v: Any) -> str:
     return f"{v / 3600:.1f}h"
 
 
-def _label(row: dict[str, Any]) -> str:
+def row_label(row: dict[str, Any]) -> str:
+    """A row's name in every table: a sweep member's id, configuration and seed, else the run's label."""
     if "member" in row:
         return f"{row['member']} {row['config']} s{row['seed']}"
     return row["label"]
@@ -282,24 +280,22 @@ def accuracy_table(report: Report, compact: bool = False) -> Table:
     # runs given one by one: what differs between them, a column per key (a sweep member's label says it)
     keys = [k for k in report.point_keys if any("point" in r and "member" not in r for r in report.rows)]
     columns[1:1] = [Column(k.replace(".", "\n", 1), k) for k in keys]
+    shown = [key for key, _, _ in ACCURACY_FIELDS[1:]]  # final train ... best test (final_epoch is "epochs")
     body, values = [], []
     for r in report.rows:
         point = [(r.get("point") or {}).get(k) if "member" not in r else None for k in keys]
-        accs = [r[c.key] for c in columns[len(keys) + 3 : len(keys) + 9]]
+        accs = [r[key] for key in shown]
         body.append(
             [
-                _label(r),
+                row_label(r),
                 *[format_value(k, v) if "member" not in r else "" for k, v in zip(keys, point)],
                 r["status"],
                 "" if r["epochs_completed"] is None else str(r["epochs_completed"]),
-                *(
-                    ("" if v is None else str(v)) if c.key == "best_epoch" else _pct(v)
-                    for c, v in zip(columns[len(keys) + 3 :], accs)
-                ),  # fmt: skip
+                *(("" if v is None else str(v)) if key == "best_epoch" else _pct(v) for key, v in zip(shown, accs)),
                 _secs(r["wall_seconds"]),
             ]
         )
-        values.append([_label(r), *point, r["status"], r["epochs_completed"], *accs, r["wall_seconds"]])
+        values.append([row_label(r), *point, r["status"], r["epochs_completed"], *accs, r["wall_seconds"]])
     return Table(f"{report.title}: accuracy (%)", columns, body, values)
 
 
@@ -312,20 +308,19 @@ def delta_table(report: Report) -> Table:
         ini = _layer_values(r, r["delta_norms"]["initial"], n)
         fin = _layer_values(r, r["delta_norms"]["final"], n)
         cells = ["" if a is None and b is None else f"{_num(a) or '-'} → {_num(b) or '-'}" for a, b in zip(ini, fin)]
-        body.append([_label(r)] + cells)
-        values.append([_label(r)] + [{"initial": a, "final": b} for a, b in zip(ini, fin)])
+        body.append([row_label(r)] + cells)
+        values.append([row_label(r)] + [{"initial": a, "final": b} for a, b in zip(ini, fin)])
     return Table(DELTA_TITLE, columns, body, values)
 
 
 DELTA_TITLE = "‖δˡ‖ per layer (probe set): at initialization → at the end"
 
 
-def tables(report: Report) -> list[Table]:
-    """The report's tables, in the order every format shows them: accuracy, ‖δ^l‖, and per configuration."""
-    out = [accuracy_table(report), delta_table(report)]
-    if configurations(report):  # last: the summary over seeds
-        out.append(configuration_table(report))
-    return out
+def tables(report: Report, compact: bool = False) -> list[Table]:
+    """The report's tables, in the order every format shows them: accuracy, ‖δ^l‖, and per configuration
+    (last: the summary over seeds, where there is one). ``compact``: the accuracy headers without "%"."""
+    per_config = configuration_table(report)
+    return [accuracy_table(report, compact), delta_table(report)] + ([per_config] if per_config.rows else [])
 
 
 def to_markdown(report: Report) -> str:
@@ -345,7 +340,7 @@ def to_markdown(report: Report) -> str:
     parts += ["## Diagnosis", ""]
     for r in report.rows:
         found = r.get("diagnosis") or []
-        parts.append(f"- **{_label(r)}**: " + ("no findings" if not found else f"{plural(len(found), 'finding')}"))
+        parts.append(f"- **{row_label(r)}**: " + ("no findings" if not found else f"{plural(len(found), 'finding')}"))
         parts += [f"  - {f['severity']}: {f['rule'].replace('_', ' ')}: {f['message']}" for f in found]
     parts.append("")
     for t in per_config:
@@ -401,8 +396,7 @@ def to_json(report: Report) -> str:
 
 
 def rich_tables(report: Report) -> list[Any]:
-    acc, *rest = tables(report)
-    acc = accuracy_table(report, compact=True)
+    acc, *rest = tables(report, compact=True)
     if all(r["status"] == "completed" for r in report.rows):  # save the width of a column saying so
         acc = acc.drop("status")
         acc.title += ", all completed"
@@ -421,7 +415,7 @@ def diagnosis_text(report: Report):
     text = Text(f"{DIAGNOSIS_TITLE}\n", style="italic")
     for r in report.rows:
         found = r.get("diagnosis") or []
-        text.append(f" {_label(r)}: ", style="bold")
+        text.append(f" {row_label(r)}: ", style="bold")
         text.append("no findings\n" if not found else f"{plural(len(found), 'finding')}\n")
         for f in found:
             text.append(

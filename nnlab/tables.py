@@ -102,7 +102,7 @@ def _is_number(cell: str) -> bool:
     return any(c.isdigit() for c in cell) and _NUMBER.fullmatch(cell) is not None
 
 
-def _html_text(s: Any) -> str:
+def html_text(s: Any) -> str:
     return escape("" if s is None else str(s)).replace("\n", "<br>")
 
 
@@ -110,13 +110,13 @@ def to_html(t: Table, caption: bool = True) -> str:
     """An HTML ``<table>`` (every text escaped); numbers in right-aligned ``num`` cells."""
     out = ["<table>"]
     if caption and t.title:
-        out.append(f"<caption>{_html_text(t.title)}</caption>")
-    out.append("<thead><tr>" + "".join(f"<th>{_html_text(c.header)}</th>" for c in t.columns) + "</tr></thead><tbody>")
+        out.append(f"<caption>{html_text(t.title)}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{html_text(c.header)}</th>" for c in t.columns) + "</tr></thead><tbody>")
     for row in t.rows:
         cells = (
-            f'<td class="num">{_html_text(s)}</td>'
+            f'<td class="num">{html_text(s)}</td>'
             if c.align == "right" and _is_number(s)
-            else f"<td>{_html_text(s)}</td>"
+            else f"<td>{html_text(s)}</td>"
             for s, c in zip(row, t.columns)
         )
         out.append("<tr>" + "".join(cells) + "</tr>")

@@ -236,13 +236,6 @@ def test_evaluation_absent_readable_or_one_error(tmp_path):
         run.mistake_inputs("best")
 
 
-def test_file_names_agree_with_their_writers():
-    from nnlab import diagnosis, evaluation
-
-    assert DIAGNOSIS_FILE == diagnosis.DIAGNOSIS_FILE
-    assert (EVALUATION_FILE, MISTAKES_FILE) == (evaluation.EVALUATION_FILE, evaluation.MISTAKES_FILE)
-
-
 def test_differing_keys(tmp_path):
     a = load_run(write_run(tmp_path / "a", seed=0))
     b = load_run(write_run(tmp_path / "b", seed=1, name="other"))

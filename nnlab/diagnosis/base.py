@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nnlab.registry import Registry
-from nnlab.results import Run
+from nnlab.results import DIAGNOSIS_FILE, Run  # noqa: F401 (DIAGNOSIS_FILE: nnlab.diagnosis names it)
 
-DIAGNOSIS_FILE = "diagnosis.json"
 #: ``--strict`` / ``output.strict``: a run that completed with findings exits with this code
 STRICT_EXIT_CODE = 5
 SEVERITIES = ("error", "warning")

@@ -96,7 +96,7 @@ def figure(name: str, data: Run | Sequence[Run] | Sweep | Selection):
             raise TypeError(f"{name} draws one run; got {type(data).__name__}")
         return draw(RUN_FIGURES[name](data))
     if name in COMPARE_FIGURES:
-        return draw(COMPARE_FIGURES[name](*group(data if isinstance(data, (Sweep, Selection)) else list(data))))
+        return draw(COMPARE_FIGURES[name](*group(data)))
     import difflib
 
     names = [*RUN_FIGURES, *COMPARE_FIGURES]
@@ -127,7 +127,7 @@ def plot_run(run: Run, outdir: str | Path, fmt: str = "png") -> tuple[list[Path]
 def plot_comparison(
     runs: Sequence[Run] | Sweep | Selection, outdir: str | Path, fmt: str = "png"
 ) -> tuple[list[Path], list[str]]:
-    specs_, notes = compare_specs(*group(runs if isinstance(runs, (Sweep, Selection)) else list(runs)))
+    specs_, notes = compare_specs(*group(runs))
     return write_specs(specs_, outdir, fmt), notes
 
 

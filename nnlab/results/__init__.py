@@ -32,6 +32,7 @@ from nnlab.results.keys import (
     format_value,
     mean_std,
     point_label,
+    points,
 )
 from nnlab.results.run import (
     DIAGNOSIS_FILE,
@@ -95,6 +96,7 @@ __all__ = [
     "mean_std",
     "not_a_run",
     "point_label",
+    "points",
     "read_findings",
     "read_long",
     "read_metric_rows",

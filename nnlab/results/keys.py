@@ -32,12 +32,7 @@ IDENTITY_KEYS = ("name", "training.seed", "output.runs_dir", "output.checkpoint_
 
 def differing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -> list[str]:
     """Dotted config keys whose values differ between ``runs`` (seed and naming keys ignored)."""
-    flats = [flatten(r.config) for r in runs]
-    if len(flats) < 2:
-        return []
-    ignore = set(ignore)
-    keys = sorted({k for f in flats for k in f} - ignore)
-    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+    return _differing([flatten(r.config) for r in runs], ignore)
 
 
 def describing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) -> list[str]:
@@ -49,9 +44,26 @@ def describing_keys(runs: Iterable[Run], ignore: Iterable[str] = IDENTITY_KEYS) 
     already tell those runs apart; it stays when they do not (``clip_norm``
     absent in one run and 5 in another, nothing else differing).
     """
-    runs = list(runs)
+    return _describing([flatten(r.config) for r in runs], ignore)
+
+
+def points(runs: Iterable[Run]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(``describing_keys`` of ``runs``, each run's values of them): what tells each run apart."""
     flats = [flatten(r.config) for r in runs]
-    keys = differing_keys(runs, ignore)
+    keys = _describing(flats, IDENTITY_KEYS)
+    return keys, [{k: f.get(k) for k in keys} for f in flats]
+
+
+def _differing(flats: list[dict[str, Any]], ignore: Iterable[str]) -> list[str]:
+    if len(flats) < 2:
+        return []
+    ignore = set(ignore)
+    keys = sorted({k for f in flats for k in f} - ignore)
+    return [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+
+
+def _describing(flats: list[dict[str, Any]], ignore: Iterable[str]) -> list[str]:
+    keys = _differing(flats, ignore)
 
     def values(k: str, present_only: bool) -> set[str]:
         return {json.dumps(f.get(k), sort_keys=True) for f in flats if not present_only or f.get(k) is not None}

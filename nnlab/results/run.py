@@ -15,7 +15,7 @@ from nnlab.errors import UserError
 from nnlab.rundir import FORMAT, LONG_COLUMNS, LONG_REQUIRED  # the writer owns the format
 
 SWEEP_FORMAT = 1
-# files other writers add to a run directory (not imported from them: they import this module, or the engine)
+# files other writers add to a run directory (named here, the reader: the writers import the names from here)
 DIAGNOSIS_FILE = "diagnosis.json"  # nnlab.diagnosis, at the end of a run
 EVALUATION_FILE = "evaluation.json"  # nnlab.evaluation (`nnlab evaluate`)
 MISTAKES_FILE = "evaluation-mistakes.npz"  # nnlab.evaluation: the most confident mistakes' inputs
@@ -221,13 +221,16 @@ class Run:
             return int(final["epoch"])
         return int(self.epochs[-1]) if len(self.epochs) else None
 
+    def epoch_of(self, part: str) -> int | None:
+        """The epoch of ``part``: "final" (``final_epoch``) or "best" (``best_epoch()``)."""
+        return self.final_epoch if part == "final" else self.best_epoch()
+
     def result(self, part: str, column: str) -> float | None:
         """``part`` ("final" or "best") value of ``column``: summary.json, else metrics.csv."""
         s = ((self.summary or {}).get(part) or {}).get(column)
         if s is not None:
             return float(s)
-        epoch = self.final_epoch if part == "final" else self.best_epoch()
-        return self.metric_at(column, epoch)
+        return self.metric_at(column, self.epoch_of(part))
 
     @property
     def wall_seconds(self) -> float | None:

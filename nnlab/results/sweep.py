@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nnlab.errors import UserError
-from nnlab.results.keys import config_value, describing_keys, point_label
+from nnlab.results.keys import point_label, points
 from nnlab.results.run import SWEEP_FORMAT, Run, _read_json, is_run_dir, is_sweep_dir, load_run, not_a_run
 
 # --- sweeps -------------------------------------------------------------------
@@ -191,10 +191,10 @@ def select(paths: Sequence[str | Path] | str | Path) -> Selection:
             members += [Member(m.id, None, m.seed, m.run) for m in sweeps[-1].members]
         else:
             members += [Member(None, None, run.seed, run) for run in map(load_run, find_runs(p))]
-    keys = describing_keys([m.run for m in members])
+    keys, values = points([m.run for m in members])
     if len(members) > 1:
-        for m in members:
-            m.point = {k: config_value(m.run, k) for k in keys}
+        for m, point in zip(members, values):
+            m.point = point
     title = members[0].run.name if len(members) == 1 else plural(len(members), "run")
     return Selection(members, keys, sweeps, title)
 
@@ -210,8 +210,8 @@ def group(source: Selection | Sweep | Sequence[Run]) -> tuple[list[str], list[Gr
         source = Selection(list(source.members), source.keys, [source])
     elif not isinstance(source, Selection):
         runs = list(source)
-        keys = describing_keys(runs)
-        source = Selection([Member(None, {k: config_value(r, k) for k in keys}, r.seed, r) for r in runs], keys)
+        keys, values = points(runs)
+        source = Selection([Member(None, point, r.seed, r) for r, point in zip(runs, values)], keys)
     groups: dict[str, Group] = {}
     for m in source.members:
         if m.point is None:
