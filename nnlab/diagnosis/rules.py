@@ -25,11 +25,9 @@ def _reaches(x: float, name: str) -> bool:
 def _hidden_groups(run: Run) -> list[list[int]]:
     """The hidden layers (1..L-1) with weights, grouped by kind in order (conv layers, then dense layers):
     ||δ|| of a conv layer sums over positions and is not on the scale of a dense layer's."""
-    kinds = run.layer_kinds
     groups: dict[str, list[int]] = {}
     for layer in run.hidden_layers:
-        kind = kinds[layer - 1] if layer - 1 < len(kinds) else "dense"
-        groups.setdefault(kind, []).append(layer)
+        groups.setdefault(run.layer_kind(layer), []).append(layer)
     return list(groups.values())
 
 
@@ -201,12 +199,7 @@ def dead_units(run: Run) -> Finding | None:
     Dense layers only: in a conv layer a unit is one filter at one position, and positions over an image's
     empty border are 0 for every example while the filter learns elsewhere (a healthy conv ReLU net shows ~50%).
     """
-    kinds = run.layer_kinds
-    last = {
-        l: v
-        for l, v in _last_fraction(run, "dead_fraction").items()
-        if (kinds[l - 1] if l <= len(kinds) else "dense") == "dense"
-    }
+    last = {l: v for l, v in _last_fraction(run, "dead_fraction").items() if run.layer_kind(l) == "dense"}
     bad = {l: v for l, v in last.items() if _reaches(v[0], "dead_share")}
     if not bad:
         return None

@@ -163,11 +163,14 @@ class Run:
     def hidden_layers(self) -> list[int]:
         return list(range(1, self.n_layers))
 
+    def layer_kind(self, layer: int) -> str:
+        """The kind of weight layer ``layer`` (1..L): "dense" or "conv2d" ("dense" where the config does not say)."""
+        kinds = self.layer_kinds
+        return kinds[layer - 1] if 0 < layer <= len(kinds) else "dense"
+
     def layer_label(self, layer: int, short: bool = False) -> str:
         """ "hidden layer 2", "conv layer 1", "output layer" ("hidden 2", "conv 1", "output" if ``short``)."""
-        kinds = self.layer_kinds
-        kind = kinds[layer - 1] if 0 < layer <= len(kinds) else "dense"
-        return layer_label(layer, self.n_layers, kind, short)
+        return layer_label(layer, self.n_layers, self.layer_kind(layer), short)
 
     # --- metrics --------------------------------------------------------------
     @property
@@ -273,8 +276,7 @@ class Run:
         """The layer's label as the CSVs' ``label`` column writes it: ``dense1``, ``conv2``, ``output``."""
         if layer == self.n_layers:
             return "output"
-        kinds = self.layer_kinds
-        kind = kinds[layer - 1] if 0 < layer <= len(kinds) else "dense"
+        kind = self.layer_kind(layer)
         from nnlab.layers import LAYERS
 
         stem = LAYERS.get(kind).label_stem if kind in LAYERS else None

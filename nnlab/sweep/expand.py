@@ -142,8 +142,8 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
     from nnlab.data.sources import SOURCES
 
     wanted: dict[tuple[str, str | None], None] = {}
-    for m in members:
-        data = load_config(spec.base, m.overrides, base_name=spec.name).data
+    for _, cfg in _alike(spec, members):
+        data = cfg.data
         wanted[(data.dataset, str(data.path) if data.path is not None else None)] = None
     errors = []
     for dataset, path in wanted:
@@ -158,7 +158,7 @@ def check_data(spec: SweepSpec, members: list[Member]) -> None:
 
 def check_packages(spec: SweepSpec, members: list[Member]) -> None:
     """A UserError when members ask for an optional package this environment lacks (output.tensorboard)."""
-    if any(load_config(spec.base, m.overrides, base_name=spec.name).output.tensorboard for m in members):
+    if any(cfg.output.tensorboard for _, cfg in _alike(spec, members)):
         from nnlab.tensorboard import require
 
         require(spec.label)
@@ -169,17 +169,21 @@ def check_memory(spec: SweepSpec, members: list[Member], jobs: int) -> None:
     largest members together do (local runs: checked before the sweep folder is made)."""
     from nnlab.memory import check_members
 
-    # members differing only in their seed need the same memory: one line for them all
+    configs = []
+    for same, cfg in _alike(spec, members):  # members differing only in their seed: one line for them all
+        point = " ".join(f"{k}={json.dumps(v)}" for k, v in same[0].point.items())
+        label = f"{spec.label}: {', '.join(m.id for m in same)}" + (f" ({point})" if point else "")
+        configs += [(label, cfg)] * len(same)
+    check_members(configs, jobs)
+
+
+def _alike(spec: SweepSpec, members: list[Member]) -> list[tuple[list[Member], Any]]:
+    """The members grouped by their overrides but the seed (the last one), with the config of the first of each:
+    what the checks before a sweep read (its data, packages and memory do not depend on the seed)."""
     alike: dict[tuple[str, ...], list[Member]] = {}
     for m in members:
         alike.setdefault(tuple(m.overrides[:-1]), []).append(m)
-    configs = []
-    for same in alike.values():
-        point = " ".join(f"{k}={json.dumps(v)}" for k, v in same[0].point.items())
-        label = f"{spec.label}: {', '.join(m.id for m in same)}" + (f" ({point})" if point else "")
-        cfg = load_config(spec.base, same[0].overrides, base_name=spec.name)
-        configs += [(label, cfg)] * len(same)
-    check_members(configs, jobs)
+    return [(same, load_config(spec.base, same[0].overrides, base_name=spec.name)) for same in alike.values()]
 
 
 def _flatten(point: dict[str, Any], prefix: str = "") -> dict[str, Any]:
