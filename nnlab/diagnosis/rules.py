@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import numpy as np
 
@@ -31,25 +32,25 @@ def _hidden_groups(run: Run) -> list[list[int]]:
     return list(groups.values())
 
 
-def _ratios(a: Series, b: Series) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, a/b) at the steps both layers were measured with finite, non-zero values."""
-    steps, ia, ib = np.intersect1d(a.steps, b.steps, return_indices=True)
-    va, vb = a.values[ia], b.values[ib]
-    ok = np.isfinite(va) & np.isfinite(vb) & (va > 0) & (vb > 0)
-    return steps[ok], va[ok] / vb[ok]
+def _aligned(first: Series, last: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, epochs, ||δ^first||, ||δ^last||) at the steps both layers were measured with finite, non-zero values."""
+    steps, i_first, i_last = np.intersect1d(first.steps, last.steps, return_indices=True)
+    v_first, v_last = first.values[i_first], last.values[i_last]
+    ok = np.isfinite(v_first) & np.isfinite(v_last) & (v_first > 0) & (v_last > 0)
+    return steps[ok], first.epochs[i_first][ok], v_first[ok], v_last[ok]
 
 
-def _layer_pairs(run: Run) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
-    """(first, last, steps, ||δ^last|| / ||δ^first||) for each kind of hidden layer that has two or more."""
+def _layer_pairs(run: Run) -> list[tuple[int, int, tuple[np.ndarray, ...]]]:
+    """(first, last, ``_aligned`` ||δ|| of the two) for each kind of hidden layer that has two or more."""
     deltas = run.gradients.get("delta_norm", {})
     out = []
     for group in _hidden_groups(run):
         first, last = group[0], group[-1]
         if first == last or first not in deltas or last not in deltas:
             continue
-        steps, r = _ratios(deltas[last], deltas[first])
-        if len(r):
-            out.append((first, last, steps, r))
+        aligned = _aligned(deltas[first], deltas[last])
+        if len(aligned[0]):
+            out.append((first, last, aligned))
     return out
 
 
@@ -82,6 +83,24 @@ def _last_fraction(run: Run, quantity: str) -> dict[int, tuple[float, int]]:
     return out
 
 
+def _over_share(
+    run: Run, quantity: str, share: str, dense_only: bool = False
+) -> tuple[dict[int, float], int, dict[str, Any]] | None:
+    """The hidden layers whose last ``quantity`` reaches the threshold ``share`` (``dense_only``: dense layers):
+    ({layer: value}, the latest of their epochs, the finding's evidence); None when there are none."""
+    last = _last_fraction(run, quantity)
+    bad = {l: v for l, v in last.items() if _reaches(v[0], share) and (not dense_only or run.layer_kind(l) == "dense")}
+    if not bad:
+        return None
+    epoch = max(e for _, e in bad.values())
+    values = {l: v for l, (v, _) in bad.items()}
+    return (
+        values,
+        epoch,
+        {quantity: {str(l): v for l, v in values.items()}, "epoch": epoch, "threshold": threshold(share)},
+    )
+
+
 def _lr(run: Run) -> float | None:
     lr = (run.config.get("optimizer") or {}).get("learning_rate")
     return float(lr) if isinstance(lr, (int, float)) else None
@@ -102,16 +121,14 @@ def _layer_ratio(run: Run, upward: bool) -> tuple | None:
     """The worst (first, last, factor, where, ||δ^first||, ||δ^last||) over the hidden kinds, where factor is
     ||δ^last|| / ||δ^first|| (``upward``: the gradient shrinks toward the input) or its inverse, read at the
     first probe measurement (initialization) and at the last; None when no kind has two hidden layers."""
-    d = run.gradients.get("delta_norm", {})
     worst = None
-    for first, last, steps, r in _layer_pairs(run):
-        for i in sorted({0, len(r) - 1}):
-            factor = float(r[i] if upward else 1.0 / r[i])
+    for first, last, (steps, epochs, v_first, v_last) in _layer_pairs(run):
+        for i in sorted({0, len(steps) - 1}):
+            r = v_last[i] / v_first[i]
+            factor = float(r if upward else 1.0 / r)
             if worst is None or factor > worst[2]:
-                s = d[first]
-                j = int(np.flatnonzero(s.steps == steps[i])[0])
-                v_last = float(d[last].values[np.flatnonzero(d[last].steps == steps[i])[0]])
-                worst = (first, last, factor, _when(int(steps[i]), int(s.epochs[j])), float(s.values[j]), v_last)
+                when = _when(int(steps[i]), int(epochs[i]))
+                worst = (first, last, factor, when, float(v_first[i]), float(v_last[i]))
     return worst
 
 
@@ -199,21 +216,16 @@ def dead_units(run: Run) -> Finding | None:
     Dense layers only: in a conv layer a unit is one filter at one position, and positions over an image's
     empty border are 0 for every example while the filter learns elsewhere (a healthy conv ReLU net shows ~50%).
     """
-    last = {l: v for l, v in _last_fraction(run, "dead_fraction").items() if run.layer_kind(l) == "dense"}
-    bad = {l: v for l, v in last.items() if _reaches(v[0], "dead_share")}
-    if not bad:
+    over = _over_share(run, "dead_fraction", "dead_share", dense_only=True)
+    if over is None:
         return None
-    said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s units" for l, (v, _) in bad.items())
-    epoch = max(e for _, e in bad.values())
+    bad, epoch, evidence = over
+    said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s units" for l, v in bad.items())
     return Finding(
         "dead_units",
         "warning",
         f"{said} are dead (output 0 on every probe example, so no gradient) at epoch {epoch}",
-        evidence={
-            "dead_fraction": {str(l): v for l, (v, _) in bad.items()},
-            "epoch": epoch,
-            "threshold": threshold("dead_share"),
-        },
+        evidence=evidence,
         remedies=[
             _smaller_lr(run),
             "--set model.activation=leaky_relu (a small slope below 0 keeps units alive)",
@@ -225,22 +237,17 @@ def dead_units(run: Run) -> Finding | None:
 @rule("saturated_units")
 def saturated_units(run: Run) -> Finding | None:
     """A large share of a sigmoid/tanh hidden layer's outputs sit where the slope is nearly 0."""
-    last = _last_fraction(run, "saturated_fraction")
-    bad = {l: v for l, v in last.items() if _reaches(v[0], "saturated_share")}
-    if not bad:
+    over = _over_share(run, "saturated_fraction", "saturated_share")
+    if over is None:
         return None
-    said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s" for l, (v, _) in bad.items())
-    epoch = max(e for _, e in bad.values())
+    bad, epoch, evidence = over
+    said = ", ".join(f"{100 * v:.0f}% of {run.layer_label(l)}'s" for l, v in bad.items())
     return Finding(
         "saturated_units",
         "warning",
         f"{said} outputs on the probe set are saturated at epoch {epoch} (slope below 1% of its largest);"
         " a saturated unit passes almost no gradient back",
-        evidence={
-            "saturated_fraction": {str(l): v for l, (v, _) in bad.items()},
-            "epoch": epoch,
-            "threshold": threshold("saturated_share"),
-        },
+        evidence=evidence,
         remedies=[
             "--set model.init.weights=nielsen (weights N(0, 1/n_in): z starts near 0, where the slope is largest)",
             "--set model.activation=relu",
