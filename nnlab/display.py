@@ -80,7 +80,7 @@ class Display(Hook):
             from rich.text import Text
 
             style = "red" if _ERROR_LINE.match(text) else "yellow"
-            (self._progress.console if self._progress is not None else self.console).print(Text(text, style=style))
+            self.console.print(Text(text, style=style))  # the progress bars' console too: printed above them
         else:
             print(text, flush=True)
 
