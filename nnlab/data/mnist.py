@@ -31,7 +31,6 @@ IDX_FILES: dict[str, tuple[int, tuple[int, ...]]] = {
     "t10k-images-idx3-ubyte": (IMAGES_MAGIC, (N_TEST, 28, 28)),
     "t10k-labels-idx1-ubyte": (LABELS_MAGIC, (N_TEST,)),
 }
-IDX_SUBFOLDERS = tuple(f for f in MNIST.folders if f)
 PICKLE_NAME = "mnist.pkl.gz"
 MINI_PATH = Path(__file__).with_name("mnist-mini.npz")
 MINI_PARTS = ("train", "validation", "test")
