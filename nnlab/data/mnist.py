@@ -154,14 +154,10 @@ def find_idx(data_dir: str | Path, source: IdxSource) -> Path:
     if not data_dir.is_dir():
         raise UserError(f"{source.title} not found: {data_dir} is not a folder; {how_to_get(source)}")
     searched = ", ".join(str(f) for f in idx_folders(data_dir, source))
-    if source is not MNIST:
-        raise UserError(
-            f"{source.title} not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
-            f" in {searched}; {how_to_get(source)}"
-        )
+    pickle_note = f", and no {PICKLE_NAME} in {data_dir}" if source is MNIST else ""
     raise UserError(
-        f"MNIST not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
-        f" in {searched}, and no {PICKLE_NAME} in {data_dir}; {HOW_TO_GET}"
+        f"{source.title} not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
+        f" in {searched}{pickle_note}; {how_to_get(source)}"
     )
 
 
