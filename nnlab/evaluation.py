@@ -97,7 +97,7 @@ def confusion_matrix(y: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray
 
 def _overrides(sets: Sequence[str], data_file: str | Path | None) -> list[str]:
     """The ``--set`` strings that point the run's config at other data."""
-    from nnlab.config.schema import FILE_KEYS
+    from nnlab.config.schema import FILE_KEYS, file_dataset
 
     for s in sets:
         if not s.startswith("data."):
@@ -105,7 +105,7 @@ def _overrides(sets: Sequence[str], data_file: str | Path | None) -> list[str]:
     out: list[str] = []
     if data_file is not None:
         path = Path(data_file)
-        kind = {".npz": "npz", ".csv": "csv"}.get(path.suffix.lower())
+        kind = file_dataset(path)
         if kind is None:
             raise UserError(f"{path}: --data reads a .npz or .csv file (your own data); for a named dataset"
                             " use --set data.dataset=NAME")  # fmt: skip

@@ -221,10 +221,11 @@ def _file_info(file: Path, label_column: str | None) -> None:
     """What data.dataset npz/csv would read from ``file`` (checked as a run checks it)."""
     import numpy as np
 
+    from nnlab.config.schema import file_dataset
     from nnlab.data.datasets import load_dataset
     from nnlab.errors import UserError
 
-    kind = {".npz": "npz", ".csv": "csv"}.get(file.suffix.lower())
+    kind = file_dataset(file)
     if kind is None:
         raise UserError(f"{file}: own data is a .npz or .csv file")
     ds = load_dataset(kind, data_dir=file, options={"label_column": label_column})

@@ -12,6 +12,7 @@ value, changed only by loading it again with overrides.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_serializer, model_validator
@@ -322,6 +323,14 @@ class TrainingConfig(Section):
 FILE_KEYS = ("label_column", "validation_path", "test_path", "validation_fraction", "test_fraction", "seed")
 CSV_KEYS = ("label_column", "validation_path", "test_path")
 FILE_DATASETS = ("npz", "csv")
+
+
+def file_dataset(path: str | Path) -> str | None:
+    """The file dataset that reads ``path``, by its suffix (``.npz`` -> npz, ``.CSV`` -> csv); None for others."""
+    kind = Path(path).suffix.lower().removeprefix(".")
+    return kind if kind in FILE_DATASETS else None
+
+
 _fraction = number(gt=0, lt=1, optional=True)
 
 

@@ -81,7 +81,8 @@ class Dataset:
         )
 
 
-# A loader takes (split, data_dir or None) and returns the full-size Dataset.
+# A loader takes (split, data_dir or None) and returns the full-size Dataset
+# (load_dataset gives it its spec's image).
 DatasetLoader = Callable[[str, Path | None], Dataset]
 
 
@@ -171,33 +172,32 @@ def _carve(train_full: Split, split: str) -> tuple[Split, Split]:
     return Split(X[N_VALIDATION:], y[N_VALIDATION:]), Split(X[:N_VALIDATION], y[:N_VALIDATION])
 
 
-def _load_mnist(split: str, data_dir: Path | None) -> Dataset:
-    where = mnist.find_mnist(data_dir if data_dir is not None else default_data_dir())
-    if where.is_dir():
-        (X, y), test = mnist.load_idx_folder(where)
-        source = f"IDX files in {where}"
-    else:
-        (X, y), test = mnist.load_nielsen_pickle(where)
-        source = str(where)
-    train, validation = _carve(Split(X, y), split)
-    return Dataset("mnist", train, validation, Split(*test), source=source, image=(1, 28, 28))
+def _idx_loader(name: str) -> DatasetLoader:
+    """The loader of the IDX dataset ``SOURCES[name]`` (looked up when loading); MNIST also
+    from Nielsen's pickle when its IDX files are absent."""
 
+    def load(split: str, data_dir: Path | None) -> Dataset:
+        source = SOURCES[name]
+        where = mnist.find_idx(data_dir if data_dir is not None else default_data_dir(), source)
+        if where.is_dir():
+            (X, y), test = mnist.load_idx_folder(where, source)
+            origin = f"IDX files in {where}"
+        else:  # mnist.pkl.gz: find_idx offers it for MNIST only
+            (X, y), test = mnist.load_nielsen_pickle(where)
+            origin = str(where)
+        train, validation = _carve(Split(X, y), split)
+        return Dataset(name, train, validation, Split(*test), source=origin)
 
-def _load_fashion_mnist(split: str, data_dir: Path | None) -> Dataset:
-    source = SOURCES["fashion-mnist"]
-    where = mnist.find_idx(data_dir if data_dir is not None else default_data_dir(), source)
-    (X, y), test = mnist.load_idx_folder(where, source)
-    train, validation = _carve(Split(X, y), split)
-    return Dataset("fashion-mnist", train, validation, Split(*test), source=f"IDX files in {where}", image=(1, 28, 28))
+    return load
 
 
 def _load_mnist_mini(split: str, data_dir: Path | None) -> Dataset:
     parts = {name: Split(*arrays) for name, arrays in mnist.load_mini().items()}
-    return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)", image=(1, 28, 28))
+    return Dataset("mnist-mini", **parts, source=f"{mnist.MINI_PATH} (embedded)")
 
 
 DATASETS.register("mnist")(
-    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_mnist, image=(1, 28, 28))
+    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _idx_loader("mnist"), image=(1, 28, 28))
 )
 # mnist-mini's parts are fixed prefixes of Nielsen's three parts: no other split
 DATASETS.register("mnist-mini")(
@@ -205,7 +205,9 @@ DATASETS.register("mnist-mini")(
 )
 # Zalando's 28x28 grey images of 10 kinds of clothing, MNIST's format and sizes: split like MNIST
 DATASETS.register("fashion-mnist")(
-    DatasetSpec(784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _load_fashion_mnist, image=(1, 28, 28))
+    DatasetSpec(
+        784, 10, 50_000, 10_000, 10_000, ("first10k", "nielsen"), _idx_loader("fashion-mnist"), image=(1, 28, 28)
+    )
 )
 # the user's own data: the spec is read from the file data.path names (nnlab/data/files.py)
 DATASETS.register("npz")(FileDataset("npz"))
@@ -254,6 +256,7 @@ def load_dataset(
     what, items = (spec.title, "examples") if spec.title else (name, "images")
     return replace(
         ds,
+        image=spec.image,  # a named dataset's loader leaves it to its spec
         train=_subset(ds.train, train_size, "train", what, items),
         validation=_subset(ds.validation, validation_size, "validation", what, items),
         test=_subset(ds.test, test_size, "test", what, items),

@@ -30,11 +30,6 @@ from nnlab.data.sources import MNIST, IdxSource
 from nnlab.errors import SourceUnreachable, UserError
 from nnlab.io import file_mode
 
-# MNIST's, tried in this order. Overridden by $NNLAB_MNIST_MIRRORS (comma-separated)
-# and by `nnlab data fetch --mirror URL` (Fashion-MNIST: $NNLAB_FASHION_MNIST_MIRRORS).
-MIRRORS = list(MNIST.mirrors)
-MIRRORS_ENV = MNIST.mirrors_env
-
 # file stem -> (sha256, size in bytes) of MNIST's UNCOMPRESSED payload (nnlab.data.sources)
 PAYLOADS: dict[str, tuple[str, int]] = MNIST.files
 SCHEMES = ("http", "https", "file")

@@ -36,14 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from nnlab.config.schema import FILE_KEYS
 from nnlab.errors import UserError
 
 PARTS = ("train", "validation", "test")
 DEFAULT_FRACTION = 0.1
 DEFAULT_LABEL_COLUMN = "label"
-#: the data section's keys for a file dataset (besides dataset, path and the part sizes)
-OPTION_KEYS = ("label_column", "validation_path", "test_path", "validation_fraction", "test_fraction", "seed")
-CSV_ONLY = ("label_column", "validation_path", "test_path")
 
 
 @dataclass(frozen=True)
@@ -305,7 +303,7 @@ def read_parts(kind: str, options: Mapping[str, Any]) -> Parts:
         except (OSError, ValueError):
             st = None  # said when the file is opened
         stamp.append((str(p), st.st_size, st.st_mtime_ns) if st else None)
-    key = tuple((k, options.get(k)) for k in OPTION_KEYS)
+    key = tuple((k, options.get(k)) for k in FILE_KEYS)
     return _read_parts(kind, path, tuple(stamp), key)
 
 

@@ -31,7 +31,6 @@ IDX_FILES: dict[str, tuple[int, tuple[int, ...]]] = {
     "t10k-images-idx3-ubyte": (IMAGES_MAGIC, (N_TEST, 28, 28)),
     "t10k-labels-idx1-ubyte": (LABELS_MAGIC, (N_TEST,)),
 }
-IDX_SUBFOLDERS = tuple(f for f in MNIST.folders if f)
 PICKLE_NAME = "mnist.pkl.gz"
 MINI_PATH = Path(__file__).with_name("mnist-mini.npz")
 MINI_PARTS = ("train", "validation", "test")
@@ -61,13 +60,24 @@ def read_idx(path: str | Path, magic: int, shape: tuple[int, ...], source: IdxSo
     ``prod(shape)`` bytes, so a truncated download never loads half a dataset.
     """
     path = Path(path)
+    return _parse_idx(path, _read_bytes(path), magic, shape, source)[0]
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as err:
         raise UserError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def _parse_idx(
+    path: Path, raw: bytes, magic: int, shape: tuple[int, ...], source: IdxSource = MNIST
+) -> tuple[np.ndarray, bytes]:
+    """``read_idx`` on the bytes ``raw`` read from ``path``: the array and the uncompressed file bytes."""
+    data = raw
     if path.suffix == ".gz":
         try:
-            data = gzip.decompress(data)
+            data = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as err:
             raise _corrupt(path, f"bad gzip data ({err})", source) from None
     header = 4 + 4 * len(shape)
@@ -82,7 +92,7 @@ def read_idx(path: str | Path, magic: int, shape: tuple[int, ...], source: IdxSo
     payload, expected = len(data) - header, int(np.prod(shape))
     if payload != expected:
         raise _corrupt(path, f"{payload} bytes of data after the header, expected {expected}", source)
-    return np.frombuffer(data, np.uint8, expected, header).reshape(shape)
+    return np.frombuffer(data, np.uint8, expected, header).reshape(shape), data
 
 
 def idx_path(folder: Path, stem: str, source: IdxSource = MNIST) -> Path | None:
@@ -144,14 +154,10 @@ def find_idx(data_dir: str | Path, source: IdxSource) -> Path:
     if not data_dir.is_dir():
         raise UserError(f"{source.title} not found: {data_dir} is not a folder; {how_to_get(source)}")
     searched = ", ".join(str(f) for f in idx_folders(data_dir, source))
-    if source is not MNIST:
-        raise UserError(
-            f"{source.title} not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
-            f" in {searched}; {how_to_get(source)}"
-        )
+    pickle_note = f", and no {PICKLE_NAME} in {data_dir}" if source is MNIST else ""
     raise UserError(
-        f"MNIST not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
-        f" in {searched}, and no {PICKLE_NAME} in {data_dir}; {HOW_TO_GET}"
+        f"{source.title} not found: no IDX files (train-images-idx3-ubyte.gz and the other three)"
+        f" in {searched}{pickle_note}; {how_to_get(source)}"
     )
 
 
@@ -162,21 +168,19 @@ def _labels(path: Path, y: np.ndarray, source: IdxSource = MNIST) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _check_sha256(path: Path, stem: str, payload: np.ndarray, source: IdxSource = MNIST) -> None:
-    """The file against the official sha256: of its uncompressed bytes (header + payload; MNIST),
-    or of the .gz file itself (Fashion-MNIST).
+def _check_sha256(path: Path, stem: str, raw: bytes, data: bytes, source: IdxSource = MNIST) -> None:
+    """The file against the official sha256: of its uncompressed bytes ``data`` (header + payload; MNIST),
+    or of the .gz file itself, ``raw`` (Fashion-MNIST).
 
     A file that passes the structural checks but was altered (or is another
     dataset in the same format) is refused rather than trained on.
     """
     expected = source.files[stem][0]
     if source.hash_of == "gz":
-        digest = hashlib.sha256(path.read_bytes())
+        digest = hashlib.sha256(raw)
         what = "sha256 of the file"
     else:
-        magic, shape = IDX_FILES[stem]
-        digest = hashlib.sha256(magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in shape))
-        digest.update(np.ascontiguousarray(payload))
+        digest = hashlib.sha256(data)
         what = "sha256 of the payload"
     if digest.hexdigest() != expected:
         found = digest.hexdigest()[:16]
@@ -198,11 +202,13 @@ def load_idx_folder(folder: str | Path, source: IdxSource = MNIST) -> tuple[Arra
             path = idx_path(folder, stem, source)
             if path is None:
                 raise UserError(f"{folder / stem}.gz does not exist; {how_to_get(source)}")
-            arrays.append((path, stem, read_idx(path, *IDX_FILES[stem], source)))
-        (x_path, x_stem, X), (y_path, y_stem, y) = arrays
+            raw = _read_bytes(path)  # read once: parsed here, hashed below
+            array, data = _parse_idx(path, raw, *IDX_FILES[stem], source)
+            arrays.append((path, stem, array, raw, data))
+        (x_path, x_stem, X, x_raw, x_data), (y_path, y_stem, y, y_raw, y_data) = arrays
         labels = _labels(y_path, y, source)
-        _check_sha256(x_path, x_stem, X, source)
-        _check_sha256(y_path, y_stem, y, source)
+        _check_sha256(x_path, x_stem, x_raw, x_data, source)
+        _check_sha256(y_path, y_stem, y_raw, y_data, source)
         parts.append((X.reshape(len(X), N_PIXELS), labels))
     return parts[0], parts[1]
 

@@ -20,7 +20,9 @@ class IdxSource:
 
     ``folders``: where in the data folder its files may be, in search order
     (``""`` is the data folder itself); the first named one is where a fetch
-    puts them. ``hash_of``: what ``files``' sha256 and size describe.
+    puts them. ``mirrors``: base URLs tried in this order, unless ``$<mirrors_env>``
+    (comma-separated) or ``nnlab data fetch --mirror URL`` names others.
+    ``hash_of``: what ``files``' sha256 and size describe.
     """
 
     name: str
@@ -30,7 +32,6 @@ class IdxSource:
     mirrors_env: str
     files: dict[str, tuple[str, int]] = field(hash=False)
     hash_of: Literal["payload", "gz"]
-    provenance: str = ""
 
     @property
     def fetch_folder(self) -> str:
