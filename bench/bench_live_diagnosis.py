@@ -7,7 +7,7 @@ the probe gradients recorded every ``--every`` steps, so gradients.csv grows
 large and the live diagnosis, which reads the run back at epoch ends, has the
 most to read. Three ways, interleaved each repeat: no live diagnosis (the
 quiet display), the live diagnosis at every epoch (as before it had a time
-budget), and with its budget (``DiagnosisHook.BUDGET``, 5% of the training
+budget), and with its budget (``DiagnosisHook.FLOOR``, 1 s, then ``BUDGET``, 5% of the training
 time). Median wall and process CPU time, and each one's ratio to the first.
 """
 

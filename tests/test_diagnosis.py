@@ -427,10 +427,15 @@ def test_a_conv_relu_net_is_diagnosed_without_counting_dead_border_positions(tmp
     assert "dead_units" not in [f["rule"] for f in json.loads((run.path / "diagnosis.json").read_text())["findings"]]
 
 
-@pytest.mark.parametrize(("cost", "diagnosed"), [(0.01, list(range(1, 21))), (0.5, [1, 10, 19])])
-def test_the_live_diagnosis_keeps_to_its_share_of_the_training_time(tmp_path, monkeypatch, cost, diagnosed):
-    """Epochs of 1 s; reading the run back costs ``cost`` s. At 0.5 s, 5% of the time so far allows a
-    diagnosis when spent <= 0.05 * elapsed: epoch 1 (t 1), then t 10.5 (epoch 10), t 20 (epoch 19)."""
+@pytest.mark.parametrize(
+    ("cost", "floor", "diagnosed"),
+    [(0.01, 0.0, list(range(1, 21))), (0.5, 0.0, [1, 10, 19]), (0.5, 1.0, [1, 2, 3, 9, 18])],
+)
+def test_the_live_diagnosis_keeps_to_its_share_of_the_training_time(tmp_path, monkeypatch, cost, floor, diagnosed):
+    """Epochs of 1 s; reading the run back costs ``cost`` s. At 0.5 s and no floor, 5% of the time so far
+    allows a diagnosis when spent <= 0.05 * elapsed: epoch 1 (t 1), then t 10.5 (epoch 10), t 20 (epoch 19).
+    With a 1 s floor, spent <= 1 + 0.05 * elapsed: epochs 1-3 (spent 1.5 by t 4.5), then t 10.5 (epoch 9,
+    1.5 <= 1.525) and t 20 (epoch 18, 2.0 <= 2.0)."""
     from types import SimpleNamespace
 
     from nnlab.diagnosis import live
@@ -445,6 +450,7 @@ def test_the_live_diagnosis_keeps_to_its_share_of_the_training_time(tmp_path, mo
         return []
 
     monkeypatch.setattr(live, "diagnose", slow_diagnose)
+    monkeypatch.setattr(live.DiagnosisHook, "FLOOR", floor)
     hook = live.DiagnosisHook(write_run(tmp_path / "r"), warn=print, clock=lambda: clock[0])
     for epoch[0] in range(1, 21):
         clock[0] += 1.0

@@ -20,12 +20,15 @@ class DiagnosisHook(Hook):
     finding's line goes (the display's ``warn``).
 
     Reading the run back grows with its files; where that would take more than
-    ``BUDGET`` of the training time so far (a long run recording every few
-    steps), epochs are skipped until it would not. The diagnosis at the end of
-    the run reads everything whatever the budget.
+    ``FLOOR`` seconds and ``BUDGET`` of the training time so far (a long run
+    recording every few steps), epochs are skipped until it would not. A short
+    run never reaches the floor, so what it shows does not depend on the
+    machine's load. The diagnosis at the end of the run reads everything
+    whatever the budget.
     """
 
     BUDGET = 0.05  # of the wall time since training began
+    FLOOR = 1.0  # seconds of reading always allowed
 
     def __init__(self, run_dir: str | Path, warn, clock=time.perf_counter) -> None:
         self.run_dir = Path(run_dir)
@@ -41,7 +44,7 @@ class DiagnosisHook(Hook):
         if self.failed:
             return
         now = self.clock()
-        if self.checked and self.spent > self.BUDGET * (now - self.began):
+        if self.checked and self.spent > self.FLOOR + self.BUDGET * (now - self.began):
             return
         self.checked += 1
         try:
